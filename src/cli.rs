@@ -1,0 +1,89 @@
+//! The command line (clap). Only this module and `main.rs` know clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// dirsim: replay Dovecot director rebalancing before doing it for real.
+#[derive(Parser, Debug)]
+#[command(name = "dirsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// A doveadm director emulator with a simulated clock.
+    #[command(after_help = "\
+Lines: doveadm director commands (add, update, up, down, remove, flush [-F]
+[--max-parallel N] HOST|all, move, kick, status [USER], map, dump), with or
+without the `doveadm director` prefix and with `-f tab|table`; plus
+  login USER [COUNT]    open COUNT proxied connections, print the backend
+  logout USER [COUNT]   close connections (most recent first)
+  wait DURATION         advance the clock (expiry, refreshes, moves)
+  time                  print the simulated clock
+  director_user_expire = 30s   (and other director_* settings, first)
+Hosts are IPs, or names given with `add NAME=IP [VHOSTS]`.
+
+Examples:
+  dirsim shell script.txt
+  printf 'add 10.0.0.1\\nadd 10.0.0.2\\nlogin bob\\nstatus\\n' | dirsim shell")]
+    Shell {
+        /// Script to run (default: stdin; interactive when it is a terminal).
+        file: Option<PathBuf>,
+        /// Table width (default: the terminal's, or 80 when not a terminal).
+        #[arg(long)]
+        columns: Option<usize>,
+        /// Simulated start time, UTC.
+        #[arg(long, default_value = "2025-01-01 00:00:00")]
+        start: String,
+    },
+    /// Which backend each user hashes to, printed like `doveadm director map`.
+    #[command(after_help = "\
+Examples:
+  dirsim map --host 10.0.0.1 --host 10.0.0.2:50 user1 user2@example.com
+  dirsim map --host 10.0.0.1 --host 10.0.0.2 --down 10.0.0.2 --users-file users.txt -f csv")]
+    Map {
+        /// A backend: IP[:VHOSTS][@TAG] (IPv6 in brackets when a count follows).
+        #[arg(long = "host", required = true, value_name = "IP[:VHOSTS][@TAG]")]
+        hosts: Vec<String>,
+        /// A backend that is down (no ring points).
+        #[arg(long, value_name = "IP")]
+        down: Vec<String>,
+        /// Read user names from FILE, one per line ("-" for stdin).
+        #[arg(long, value_name = "FILE", conflicts_with = "users")]
+        users_file: Option<PathBuf>,
+        /// User names.
+        #[arg(value_name = "USER", required_unless_present = "users_file")]
+        users: Vec<String>,
+        /// The users' director tag.
+        #[arg(long, default_value = "")]
+        tag: String,
+        /// director_username_hash.
+        #[arg(long, default_value = "%Lu")]
+        username_hash: String,
+        /// Output format.
+        #[arg(short = 'f', long = "format", value_enum, default_value_t = MapFormatArg::Table)]
+        format: MapFormatArg,
+        /// Table width (default: the terminal's, or 80 when not a terminal).
+        #[arg(long)]
+        columns: Option<usize>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapFormatArg {
+    Table,
+    Tab,
+    Csv,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,13 @@
+//! dirsim: a discrete-event simulator of the Dovecot 2.3 director.
+//!
+//! - [`director`]: the director itself (hash, ring, records, commands),
+//!   exact to the spec and usable on its own.
+//! - [`shell`]: `dirsim shell`, a doveadm director emulator on a simulated
+//!   clock.
+//! - [`map`]: `dirsim map`, the ring lookup for a list of users.
+//! - [`scenario`]: inputs (durations).
+
+pub mod director;
+pub mod map;
+pub mod scenario;
+pub mod shell;

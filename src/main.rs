@@ -1,0 +1,203 @@
+//! dirsim's binary: parse the command line, run the library, map errors to
+//! exit codes (0 ok, 2 bad input, 1 anything else).
+
+mod cli;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use dirsim::director::format::parse_unixdate;
+use dirsim::director::hash::HashFormat;
+use dirsim::director::ip::HostIp;
+use dirsim::map::{HostSpec, MapError, MapFormat, MapRequest, run_map};
+use dirsim::shell::{Session, ShellOptions};
+
+use cli::{Cli, Cmd, MapFormatArg};
+
+/// A failure, sorted by who has to fix it.
+enum Failure {
+    /// Bad input (arguments, scripts, files): exit 2.
+    BadInput(String),
+    /// Anything else: exit 1.
+    Other(String),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Cmd::Shell { file, columns, start } => shell(file, columns, &start),
+        Cmd::Map {
+            hosts,
+            down,
+            users_file,
+            users,
+            tag,
+            username_hash,
+            format,
+            columns,
+        } => map(
+            hosts,
+            down,
+            users_file,
+            users,
+            tag,
+            &username_hash,
+            format,
+            columns,
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(m)) => {
+            eprintln!("dirsim: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(m)) => {
+            eprintln!("dirsim: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The table width doveadm would use: the terminal's (at least 30), or 80.
+fn table_columns(explicit: Option<usize>) -> usize {
+    if let Some(c) = explicit {
+        return c.max(1);
+    }
+    if io::stdout().is_terminal() {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+            return (w as usize).max(30);
+        }
+    }
+    80
+}
+
+/// Output errors: a closed pipe (`dirsim map | head`) ends quietly.
+fn io_failure(e: io::Error) -> Failure {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    Failure::Other(format!("I/O error: {e}"))
+}
+
+fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) -> Result<(), Failure> {
+    let start_unix = parse_unixdate(start).ok_or_else(|| {
+        Failure::BadInput(format!(
+            "--start {start:?}: expected a UTC time like 2025-01-01 00:00:00"
+        ))
+    })?;
+    let opts = ShellOptions {
+        columns: table_columns(columns),
+        start_unix,
+    };
+    let stdout = io::stdout().lock();
+    let mut session = Session::new(opts, BufWriter::new(stdout), io::stderr());
+    let (name, reader): (String, Box<dyn BufRead>) = match &file {
+        Some(p) => {
+            let f =
+                File::open(p).map_err(|e| Failure::BadInput(format!("cannot open {}: {e}", p.display())))?;
+            (p.display().to_string(), Box::new(BufReader::new(f)))
+        }
+        None if io::stdin().is_terminal() => return interactive(session),
+        None => ("<stdin>".to_string(), Box::new(io::stdin().lock())),
+    };
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| Failure::Other(format!("reading {name}: {e}")))?;
+        let Ok(line) = String::from_utf8(line) else {
+            return Err(Failure::BadInput(format!("{name}:{}: not valid UTF-8", n + 1)));
+        };
+        if let Err(e) = session.execute(&line) {
+            session.out().flush().map_err(io_failure)?;
+            return Err(Failure::BadInput(format!(
+                "{name}:{}: {}: {e}",
+                n + 1,
+                line.trim()
+            )));
+        }
+    }
+    session.out().flush().map_err(io_failure)
+}
+
+fn interactive<W: Write, E: Write>(mut session: Session<W, E>) -> Result<(), Failure> {
+    let mut rl = rustyline::DefaultEditor::new().map_err(|e| Failure::Other(format!("terminal: {e}")))?;
+    let mut n = 0;
+    loop {
+        match rl.readline("dirsim> ") {
+            Ok(line) => {
+                n += 1;
+                let _ = rl.add_history_entry(line.as_str());
+                if matches!(line.trim(), "quit" | "exit") {
+                    break;
+                }
+                if let Err(e) = session.execute(&line) {
+                    eprintln!("line {n}: {e}");
+                }
+                session.out().flush().map_err(io_failure)?;
+            }
+            Err(rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(Failure::Other(format!("terminal: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn map(
+    hosts: Vec<String>,
+    down: Vec<String>,
+    users_file: Option<std::path::PathBuf>,
+    users: Vec<String>,
+    tag: String,
+    username_hash: &str,
+    format: MapFormatArg,
+    columns: Option<usize>,
+) -> Result<(), Failure> {
+    let bad = |m: String| Failure::BadInput(m);
+    let hosts = hosts
+        .iter()
+        .map(|h| h.parse::<HostSpec>().map_err(|e| bad(format!("--host: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let down = down
+        .iter()
+        .map(|d| HostIp::parse(d).map_err(|e| bad(format!("--down: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let username_hash = HashFormat::parse(username_hash).map_err(|e| bad(format!("--username-hash: {e}")))?;
+    let format = match format {
+        MapFormatArg::Table => MapFormat::Table {
+            columns: table_columns(columns),
+        },
+        MapFormatArg::Tab => MapFormat::Tab,
+        MapFormatArg::Csv => MapFormat::Csv,
+    };
+    let req = MapRequest {
+        hosts,
+        down,
+        tag,
+        username_hash,
+        format,
+    };
+    let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let result = match users_file {
+        Some(p) if p.as_os_str() == "-" => run_map(&req, io::stdin().lock(), out),
+        Some(p) => {
+            let f = File::open(&p).map_err(|e| bad(format!("--users-file {}: {e}", p.display())))?;
+            run_map(&req, BufReader::with_capacity(1 << 16, f), out)
+        }
+        None => run_map(&req, users.join("\n").as_bytes(), out),
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(MapError::BadInput(m)) => Err(bad(m)),
+        Err(MapError::Io(e)) => Err(io_failure(e)),
+    }
+}
