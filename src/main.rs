@@ -74,10 +74,10 @@ fn table_columns(explicit: Option<usize>) -> usize {
     if let Some(c) = explicit {
         return c.max(1);
     }
-    if io::stdout().is_terminal() {
-        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
-            return (w as usize).max(30);
-        }
+    if io::stdout().is_terminal()
+        && let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size()
+    {
+        return (w as usize).max(30);
     }
     80
 }

@@ -190,7 +190,7 @@ fn fmt_u32(buf: &mut [u8; 10], mut v: u32) -> &str {
 
 enum Sink<W: Write> {
     Doveadm(Printer<W>),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> Sink<W> {
@@ -210,7 +210,7 @@ impl<W: Write> Sink<W> {
             MapFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 let _ = w.write_record(["user", "hash", "mail server ip"]);
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
         }
     }

@@ -89,6 +89,13 @@ pub struct Session<W: Write, E: Write> {
     conns: Vec<Conn>,
     effects: Vec<Effect>,
     next_token: u64,
+    /// `dirsim_reconnect_after_kick`: clients reconnect this long after a
+    /// kick (`None`: they stay disconnected).
+    reconnect_after_kick: Option<Millis>,
+    /// Reconnects due: (time, user).
+    reconnects: Vec<(Millis, usize)>,
+    /// Reconnect logins the director queued: token → user.
+    background: FxHashMap<u64, usize>,
     /// Outcome of the waited-for login or command, once known.
     resolved: Option<Result<HostId, ()>>,
     waiting: Option<Waiting>,
@@ -112,6 +119,9 @@ impl<W: Write, E: Write> Session<W, E> {
             conns: Vec::new(),
             effects: Vec::new(),
             next_token: 0,
+            reconnect_after_kick: None,
+            reconnects: Vec::new(),
+            background: FxHashMap::default(),
             resolved: None,
             waiting: None,
         }
@@ -256,6 +266,12 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: format!("{key}: {e}"),
                 })?;
             }
+            "dirsim_reconnect_after_kick" => {
+                self.reconnect_after_kick = match value {
+                    "never" => None,
+                    v => Some(parse_duration_ms(v).map_err(|e| ShellError { message: format!("{key}: {e} or never") })?),
+                };
+            }
             "director_mail_servers" => {
                 self.mail_servers = parse_mail_servers(value)?;
             }
@@ -263,7 +279,7 @@ impl<W: Write, E: Write> Session<W, E> {
                 return fail(format!(
                     "unknown setting {key:?} (accepted: director_user_expire, director_user_kick_delay, \
                      director_max_parallel_moves, director_max_parallel_kicks, director_username_hash, \
-                     director_mail_servers, dirsim_kick_latency)"
+                     director_mail_servers, dirsim_kick_latency, dirsim_reconnect_after_kick)"
                 ));
             }
         }
@@ -416,10 +432,8 @@ impl<W: Write, E: Write> Session<W, E> {
     fn next_event(&mut self) -> Option<Millis> {
         let d = self.dir.as_mut()?.next_deadline();
         let c = self.conns.iter().map(|c| c.next_refresh).min();
-        match (d, c) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let r = self.reconnects.iter().map(|r| r.0).min();
+        [d, c, r].into_iter().flatten().min()
     }
 
     /// Processes everything due up to `t`.
@@ -435,6 +449,42 @@ impl<W: Write, E: Write> Session<W, E> {
             }
         }
         self.handle_effects();
+        let mut i = 0;
+        while i < self.reconnects.len() {
+            if self.reconnects[i].0 > t {
+                i += 1;
+                continue;
+            }
+            let (_, user) = self.reconnects.remove(i);
+            let token = self.next_token;
+            self.next_token += 1;
+            let slot = self.users[user].slot;
+            match self.director().request(slot, token) {
+                Route::Host(h) => self.open_conn(user, h),
+                Route::Queued => {
+                    self.background.insert(token, user);
+                }
+            }
+        }
+        self.handle_effects();
+    }
+
+    /// Closes the connections `kicked` selects; their clients reconnect
+    /// later if `dirsim_reconnect_after_kick` is set.
+    fn kick_conns(&mut self, kicked: impl Fn(&User) -> bool) {
+        let now = self.director().now();
+        let mut i = 0;
+        while i < self.conns.len() {
+            let user = self.conns[i].user;
+            if kicked(&self.users[user]) {
+                self.conns.remove(i);
+                if let Some(delay) = self.reconnect_after_kick {
+                    self.reconnects.push((now + delay, user));
+                }
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// `wait`: run the clock to `t`.
@@ -453,23 +503,20 @@ impl<W: Write, E: Write> Session<W, E> {
         d.take_effects(&mut self.effects);
         for e in std::mem::take(&mut self.effects) {
             match e {
-                Effect::KickHash { hash } => {
-                    let users = &self.users;
-                    self.conns.retain(|c| users[c.user].hash != hash);
-                }
-                Effect::KickUser { user } => {
-                    let users = &self.users;
-                    self.conns.retain(|c| *users[c.user].name != *user);
-                }
+                Effect::KickHash { hash } => self.kick_conns(|u| u.hash == hash),
+                Effect::KickUser { user } => self.kick_conns(|u| *u.name == *user),
                 Effect::RequestRouted { token, host } => {
                     if self.waiting == Some(Waiting::Login(token)) {
                         self.resolved = Some(Ok(host));
+                    } else if let Some(user) = self.background.remove(&token) {
+                        self.open_conn(user, host);
                     }
                 }
                 Effect::RequestFailed { token } => {
                     if self.waiting == Some(Waiting::Login(token)) {
                         self.resolved = Some(Err(()));
                     }
+                    self.background.remove(&token);
                 }
                 Effect::CommandDone { id, .. } => {
                     if self.waiting == Some(Waiting::Command(id.0)) {
@@ -547,8 +594,10 @@ impl<W: Write, E: Write> Session<W, E> {
                 let r = self
                     .director()
                     .host_set(ip, tag.as_deref().unwrap_or(""), vhosts, false);
-                if r == Reply::Ok {
-                    if let Some(n) = name {
+                if r == Reply::Ok
+                    && let Some(n) = name
+                {
+                    {
                         if let Some(pos) = self.host_names.iter().position(|(k, _)| *k == n) {
                             if self.host_names[pos].1 != ip {
                                 return fail(format!(

@@ -346,11 +346,11 @@ fn parse_command(cmd: &str, args: &[String]) -> Result<Command, ParseError> {
                 spec = ip;
             }
             let mut tag = o.value("-t").filter(|t| !t.is_empty()).map(str::to_string);
-            if tag.is_none() {
-                if let Some((h, t)) = spec.split_once('@') {
-                    tag = Some(t.to_string());
-                    spec = h;
-                }
+            if tag.is_none()
+                && let Some((h, t)) = spec.split_once('@')
+            {
+                tag = Some(t.to_string());
+                spec = h;
             }
             let vhosts = o.rest.get(1).map(|v| parse_u32("vhost count", v)).transpose()?;
             Ok(Command::Add {

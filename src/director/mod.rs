@@ -297,6 +297,25 @@ impl Director {
         self.recs.intern(t, hash)
     }
 
+    /// The slot of (tag, hash) if it was ever interned (no side effects).
+    pub fn find_slot(&self, tag: &str, hash: u32) -> Option<UserSlot> {
+        let t = self.tags.iter().position(|t| &*t.name == tag)?;
+        self.recs.find(TagId(t as u16), hash)
+    }
+
+    /// State import: gives the user of `slot` a record on `host` with
+    /// timestamp now, as if it had logged in then, without consulting the
+    /// ring. For building an initial state (counts, a real cluster's `map`);
+    /// not something a director command can do. Returns false (and does
+    /// nothing) if the slot already has a record or the host's tag differs.
+    pub fn insert_record(&mut self, slot: UserSlot, host: HostId) -> bool {
+        if self.recs.get(slot).has_record() || self.hosts[host.0 as usize].tag != self.recs.get(slot).tag {
+            return false;
+        }
+        self.add_record(slot, host);
+        true
+    }
+
     /// Pre-sizes the record store for `n` users.
     pub fn reserve_users(&mut self, n: usize) {
         self.recs.reserve(n);

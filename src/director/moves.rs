@@ -220,10 +220,10 @@ impl Director {
         }
         let next = self.recs.get(slot).next;
         for cmd in &mut self.resets {
-            if let Some(UserIter { pos: Some(p), .. }) = &mut cmd.iter {
-                if *p == slot.0 {
-                    *p = next;
-                }
+            if let Some(UserIter { pos: Some(p), .. }) = &mut cmd.iter
+                && *p == slot.0
+            {
+                *p = next;
             }
         }
     }

@@ -115,7 +115,7 @@ mod tests {
             let pb: std::net::Ipv4Addr = b.parse().unwrap();
             pa.cmp(&pb)
         };
-        Ring::from_points(pts, |a, b| order(a, b))
+        Ring::from_points(pts, order)
     }
 
     const THREE: [(&str, u32); 3] = [("10.0.0.1", 100), ("10.0.0.2", 100), ("10.0.0.3", 100)];
