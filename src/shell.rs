@@ -269,7 +269,9 @@ impl<W: Write, E: Write> Session<W, E> {
             "dirsim_reconnect_after_kick" => {
                 self.reconnect_after_kick = match value {
                     "never" => None,
-                    v => Some(parse_duration_ms(v).map_err(|e| ShellError { message: format!("{key}: {e} or never") })?),
+                    v => Some(parse_duration_ms(v).map_err(|e| ShellError {
+                        message: format!("{key}: {e} or never"),
+                    })?),
                 };
             }
             "director_mail_servers" => {

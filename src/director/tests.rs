@@ -21,7 +21,10 @@ fn director_with(n: usize, settings: Settings) -> Director {
     let mut d = Director::new(settings, &[]);
     d.advance_to(ms(0));
     for i in 1..=n {
-        assert_eq!(d.host_set(ip(&format!("10.0.0.{i}")), "", Some(100), false), Reply::Ok);
+        assert_eq!(
+            d.host_set(ip(&format!("10.0.0.{i}")), "", Some(100), false),
+            Reply::Ok
+        );
     }
     d
 }
@@ -36,7 +39,8 @@ fn login(d: &mut Director, name: &str) -> String {
 }
 
 fn users(d: &Director, i: usize) -> u32 {
-    d.host(d.find_host(ip(&format!("10.0.0.{i}"))).unwrap()).user_count()
+    d.host(d.find_host(ip(&format!("10.0.0.{i}"))).unwrap())
+        .user_count()
 }
 
 fn effects(d: &mut Director) -> Vec<Effect> {
@@ -206,7 +210,10 @@ fn flush_of_zero_vhost_host_moves_everyone_in_waves() {
     // users switch host the moment their move starts
     assert_eq!(users(&d, 2), 150);
     assert_eq!(d.moving_count(), 100);
-    let kicks = effects(&mut d).iter().filter(|e| matches!(e, Effect::KickHash { .. })).count();
+    let kicks = effects(&mut d)
+        .iter()
+        .filter(|e| matches!(e, Effect::KickHash { .. }))
+        .count();
     assert_eq!(kicks, 100);
     d.advance_to(ms(2) - 1);
     assert_eq!(users(&d, 2), 150);
@@ -233,17 +240,27 @@ fn flush_of_zero_vhost_host_moves_everyone_in_waves() {
 #[test]
 fn max_parallel_option_and_settings_cap() {
     let (mut d, _) = drained(10, Settings::default());
-    let Reply::Pending(_) = d.host_reset_users(Some(ip("10.0.0.2")), Some(3)) else { panic!() };
+    let Reply::Pending(_) = d.host_reset_users(Some(ip("10.0.0.2")), Some(3)) else {
+        panic!()
+    };
     assert_eq!(d.moving_count(), 3);
     d.advance_to(ms(2));
     assert_eq!(d.moving_count(), 3);
     assert_eq!(users(&d, 2), 4);
     d.advance_to(ms(6));
     assert_eq!(users(&d, 2), 0);
-    assert_eq!(d.host_reset_users(None, Some(0)), Reply::Error("invalid HOST-RESET-USERS parameters".into()));
-    let s = Settings { max_parallel_moves: 4, ..Settings::default() };
+    assert_eq!(
+        d.host_reset_users(None, Some(0)),
+        Reply::Error("invalid HOST-RESET-USERS parameters".into())
+    );
+    let s = Settings {
+        max_parallel_moves: 4,
+        ..Settings::default()
+    };
     let (mut d, _) = drained(10, s);
-    let Reply::Pending(_) = d.host_reset_users(None, None) else { panic!() };
+    let Reply::Pending(_) = d.host_reset_users(None, None) else {
+        panic!()
+    };
     assert_eq!(d.moving_count(), 4);
 }
 
@@ -254,7 +271,11 @@ fn moved_users_wait_for_the_kick_delay() {
     let slot = d.intern("", hash::user_hash(&names[0]));
     assert_eq!(d.request(slot, 77), Route::Queued);
     d.advance_to(ms(1));
-    assert!(!effects(&mut d).iter().any(|e| matches!(e, Effect::RequestRouted { .. })));
+    assert!(
+        !effects(&mut d)
+            .iter()
+            .any(|e| matches!(e, Effect::RequestRouted { .. }))
+    );
     d.advance_to(ms(2));
     let new = d.record_host(slot).unwrap();
     assert_ne!(d.host(new).ip_text(), "10.0.0.2");
@@ -263,7 +284,10 @@ fn moved_users_wait_for_the_kick_delay() {
 
 #[test]
 fn kick_latency_delays_the_move_end() {
-    let s = Settings { kick_latency_ms: 1500, ..Settings::default() };
+    let s = Settings {
+        kick_latency_ms: 1500,
+        ..Settings::default()
+    };
     let (mut d, _) = drained(1, s);
     d.host_reset_users(Some(ip("10.0.0.2")), None);
     d.advance_to(ms(3) + 499);
@@ -275,7 +299,10 @@ fn kick_latency_delays_the_move_end() {
 #[test]
 fn watchdog_force_finishes_a_stuck_move() {
     // A kick that takes 40 s: the 30 s watchdog ends the move first.
-    let s = Settings { kick_latency_ms: 40_000, ..Settings::default() };
+    let s = Settings {
+        kick_latency_ms: 40_000,
+        ..Settings::default()
+    };
     let (mut d, _) = drained(1, s);
     d.host_reset_users(Some(ip("10.0.0.2")), None);
     d.advance_to(ms(30) - 1);
@@ -302,14 +329,21 @@ fn flush_moves_only_the_flushed_hosts_strays_and_is_idempotent() {
     d.advance_to(ms(2));
     let after = (users(&d, 1), users(&d, 2), users(&d, 3));
     assert_eq!(after.0, before.0, "host 1 is not flushed: untouched");
-    assert_eq!(after.2, before.2, "a flush never brings users to other old hosts here");
+    assert_eq!(
+        after.2, before.2,
+        "a flush never brings users to other old hosts here"
+    );
     let moved = before.1 - after.1;
     assert_eq!(users(&d, 4), moved, "2's strays all go to the new host");
     assert!(moved > 0 && moved < 30);
     // Idempotent on an unchanged ring.
     effects(&mut d);
     assert_eq!(d.host_reset_users(Some(ip("10.0.0.2")), None), Reply::Ok);
-    assert!(effects(&mut d).iter().all(|e| !matches!(e, Effect::KickHash { .. })));
+    assert!(
+        effects(&mut d)
+            .iter()
+            .all(|e| !matches!(e, Effect::KickHash { .. }))
+    );
     assert_eq!(users(&d, 2), after.1);
 }
 
@@ -334,7 +368,10 @@ fn flush_with_no_usable_host_kicks_then_drops() {
     effects(&mut d);
     assert_eq!(d.host_reset_users(None, None), Reply::Ok);
     let e = effects(&mut d);
-    assert_eq!(e.iter().filter(|e| matches!(e, Effect::KickHash { .. })).count(), 2);
+    assert_eq!(
+        e.iter().filter(|e| matches!(e, Effect::KickHash { .. })).count(),
+        2
+    );
     assert_eq!(users(&d, 1), 0);
     assert_eq!(d.moving_count(), 0);
 }
@@ -358,7 +395,13 @@ fn logins_with_no_host_fail_after_30_to_60_seconds() {
     assert_eq!(d.request(slot, 3), Route::Queued);
     d.host_updown(ip("10.0.0.1"), false);
     d.advance_to(ms(70));
-    assert_eq!(effects(&mut d), vec![Effect::RequestRouted { token: 3, host: HostId(0) }]);
+    assert_eq!(
+        effects(&mut d),
+        vec![Effect::RequestRouted {
+            token: 3,
+            host: HostId(0)
+        }]
+    );
 }
 
 #[test]
@@ -390,16 +433,25 @@ fn move_semantics() {
 
 #[test]
 fn kick_leaves_the_record_and_honours_the_cap() {
-    let s = Settings { max_parallel_kicks: 1, kick_latency_ms: 1000, ..Settings::default() };
+    let s = Settings {
+        max_parallel_kicks: 1,
+        kick_latency_ms: 1000,
+        ..Settings::default()
+    };
     let mut d = director_with(1, s);
     login(&mut d, "a");
     assert_eq!(d.user_kick("a"), Reply::Ok);
-    let Reply::Pending(id) = d.user_kick("b") else { panic!("second kick waits for the cap") };
+    let Reply::Pending(id) = d.user_kick("b") else {
+        panic!("second kick waits for the cap")
+    };
     assert_eq!(effects(&mut d), vec![Effect::KickUser { user: "a".into() }]);
     d.advance_to(ms(1));
     assert_eq!(
         effects(&mut d),
-        vec![Effect::KickUser { user: "b".into() }, Effect::CommandDone { id, reply: Reply::Ok }]
+        vec![
+            Effect::KickUser { user: "b".into() },
+            Effect::CommandDone { id, reply: Reply::Ok }
+        ]
     );
     assert_eq!(users(&d, 1), 1);
 }
@@ -420,7 +472,9 @@ fn tags_have_their_own_rings_and_records() {
     let mut d = director(2);
     d.host_set(ip("10.1.0.1"), "east", Some(100), false);
     let slot = d.intern("east", hash::user_hash("user1"));
-    let Route::Host(h) = d.request(slot, 0) else { panic!() };
+    let Route::Host(h) = d.request(slot, 0) else {
+        panic!()
+    };
     assert_eq!(d.host(h).ip_text(), "10.1.0.1");
     login(&mut d, "user1");
     assert_eq!(d.record_count(), 2, "one record per tag");
@@ -432,8 +486,10 @@ fn tags_have_their_own_rings_and_records() {
 
 #[test]
 fn initial_config_ring_is_frozen() {
-    let cfg: Vec<(HostIp, String)> =
-        ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|s| (ip(s), String::new())).collect();
+    let cfg: Vec<(HostIp, String)> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        .iter()
+        .map(|s| (ip(s), String::new()))
+        .collect();
     let mut d = Director::new(Settings::default(), &cfg);
     d.advance_to(ms(0));
     d.host_set(ip("10.0.0.2"), "", Some(0), true);

@@ -32,8 +32,18 @@ fn five_hosts_match_the_python_reference() {
 #[test]
 fn vhost_counts_zero_and_down_match_the_python_reference() {
     let args = [
-        "--host", "10.0.0.1", "--host", "10.0.0.2:50", "--host", "10.0.0.3:1000", "--host", "10.0.0.4:0",
-        "--host", "10.0.0.5", "--down", "10.0.0.5",
+        "--host",
+        "10.0.0.1",
+        "--host",
+        "10.0.0.2:50",
+        "--host",
+        "10.0.0.3:1000",
+        "--host",
+        "10.0.0.4:0",
+        "--host",
+        "10.0.0.5",
+        "--down",
+        "10.0.0.5",
     ];
     assert_eq!(map_tab(&args), expected("map-mixed.tsv"));
 }
@@ -41,7 +51,9 @@ fn vhost_counts_zero_and_down_match_the_python_reference() {
 #[test]
 fn table_and_csv_formats() {
     let out = dirsim()
-        .args(["map", "--host", "10.0.0.1", "--host", "10.0.0.2", "--host", "10.0.0.3", "user1", "user3"])
+        .args([
+            "map", "--host", "10.0.0.1", "--host", "10.0.0.2", "--host", "10.0.0.3", "user1", "user3",
+        ])
         .output()
         .unwrap();
     // 80 columns: user 5, hash 10, ip 14 → T = 31, user grows by 24.
@@ -60,10 +72,15 @@ fn table_and_csv_formats() {
 #[test]
 fn no_usable_host_prints_an_empty_ip() {
     let out = dirsim()
-        .args(["map", "--host", "10.0.0.1", "--down", "10.0.0.1", "-f", "tab", "user1"])
+        .args([
+            "map", "--host", "10.0.0.1", "--down", "10.0.0.1", "-f", "tab", "user1",
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "user\thash\tmail server ip\nuser1\t617210206\t\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "user\thash\tmail server ip\nuser1\t617210206\t\n"
+    );
 }
 
 #[test]
@@ -71,11 +88,23 @@ fn bad_arguments_exit_2() {
     for (args, words) in [
         (vec!["map", "--host", "10.0.0.1:1001", "u"], "above the maximum"),
         (vec!["map", "--host", "nonsense", "u"], "invalid host"),
-        (vec!["map", "--host", "10.0.0.1", "--down", "10.0.0.2", "u"], "no such --host"),
-        (vec!["map", "--host", "10.0.0.1", "--host", "10.0.0.1", "u"], "given twice"),
+        (
+            vec!["map", "--host", "10.0.0.1", "--down", "10.0.0.2", "u"],
+            "no such --host",
+        ),
+        (
+            vec!["map", "--host", "10.0.0.1", "--host", "10.0.0.1", "u"],
+            "given twice",
+        ),
         (vec!["map", "--host", "10.0.0.1"], "required"),
-        (vec!["map", "--host", "10.0.0.1", "--users-file", "/nonexistent/x"], "/nonexistent/x"),
-        (vec!["map", "--host", "10.0.0.1", "--username-hash", "%q", "u"], "unknown variable"),
+        (
+            vec!["map", "--host", "10.0.0.1", "--users-file", "/nonexistent/x"],
+            "/nonexistent/x",
+        ),
+        (
+            vec!["map", "--host", "10.0.0.1", "--username-hash", "%q", "u"],
+            "unknown variable",
+        ),
     ] {
         let out = dirsim().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
