@@ -14,6 +14,40 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
+    /// Simulate a scenario: a backend table after every step, files in output/<name>/.
+    #[command(after_help = "\
+Without SCENARIO, runs the bundled scenarios/documented-procedure.toml (the
+upstream \"Rebalancing Backends\" procedure).
+
+Writes steps.txt, steps.csv, timeseries.csv and summary.csv into
+output/<scenario-name>/ (or -o DIR).
+
+Examples:
+  dirsim run
+  dirsim run scenarios/add-backend.toml --seed 7 -o /tmp/add
+  dirsim run scenarios/backend-maintenance.toml --format doveadm")]
+    Run {
+        /// Scenario file (TOML). Default: the bundled documented procedure.
+        scenario: Option<PathBuf>,
+        /// Output directory (default: output/<scenario-name>).
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// RNG seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Table layout: the seed document's, or doveadm's own `status`.
+        #[arg(long, value_enum, default_value_t = TableFormatArg::Seed)]
+        format: TableFormatArg,
+        /// Verify the engine's invariants after every event (slower).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check a scenario file without running it.
+    #[command(after_help = "Example:\n  dirsim validate scenarios/diurnal.toml")]
+    Validate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+    },
     /// A doveadm director emulator with a simulated clock.
     #[command(after_help = "\
 Lines: doveadm director commands (add, update, up, down, remove, flush [-F]
@@ -70,6 +104,12 @@ Examples:
         #[arg(long)]
         columns: Option<usize>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormatArg {
+    Seed,
+    Doveadm,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,5 +9,7 @@
 
 pub mod director;
 pub mod map;
+pub mod report;
 pub mod scenario;
 pub mod shell;
+pub mod sim;

@@ -15,7 +15,11 @@ use dirsim::director::ip::HostIp;
 use dirsim::map::{HostSpec, MapError, MapFormat, MapRequest, run_map};
 use dirsim::shell::{Session, ShellOptions};
 
-use cli::{Cli, Cmd, MapFormatArg};
+use cli::{Cli, Cmd, MapFormatArg, TableFormatArg};
+
+/// The bundled default scenario, so `dirsim run` works from any directory.
+const DEFAULT_SCENARIO: &str = include_str!("../scenarios/documented-procedure.toml");
+const DEFAULT_SCENARIO_PATH: &str = "scenarios/documented-procedure.toml";
 
 /// A failure, sorted by who has to fix it.
 enum Failure {
@@ -35,6 +39,14 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Cmd::Run {
+            scenario,
+            out,
+            seed,
+            format,
+            check,
+        } => run(scenario, out, seed, format, check),
+        Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Shell { file, columns, start } => shell(file, columns, &start),
         Cmd::Map {
             hosts,
@@ -88,6 +100,86 @@ fn io_failure(e: io::Error) -> Failure {
         std::process::exit(0);
     }
     Failure::Other(format!("I/O error: {e}"))
+}
+
+fn load_scenario(path: Option<&std::path::Path>) -> Result<dirsim::scenario::Scenario, Failure> {
+    let r = match path {
+        Some(p) => dirsim::scenario::load(p),
+        None => dirsim::scenario::parse(DEFAULT_SCENARIO, std::path::Path::new(DEFAULT_SCENARIO_PATH)),
+    };
+    r.map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+fn validate(path: &std::path::Path) -> Result<(), Failure> {
+    let s = load_scenario(Some(path))?;
+    println!(
+        "{}: ok ({} backends, {} users, {} steps)",
+        path.display(),
+        s.backends.len(),
+        s.workload.users.len(),
+        s.steps.len()
+    );
+    Ok(())
+}
+
+/// Draws a progress bar on a terminal once a run has taken a second.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+}
+
+impl dirsim::sim::Observer for Progress {
+    fn progress(&mut self, t_ms: u64, total_ms: u64) {
+        if self.bar.is_none() && self.started.elapsed().as_secs() >= 1 && io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total_ms / 1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} simulated s, {elapsed} ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
+        if let Some(b) = &self.bar {
+            b.set_position(t_ms / 1000);
+        }
+    }
+}
+
+fn run(
+    path: Option<std::path::PathBuf>,
+    out: Option<std::path::PathBuf>,
+    seed: Option<u64>,
+    format: TableFormatArg,
+    check: bool,
+) -> Result<(), Failure> {
+    let scenario = load_scenario(path.as_deref())?;
+    let seed = seed.unwrap_or(scenario.seed);
+    let mut progress = Progress {
+        bar: None,
+        started: std::time::Instant::now(),
+    };
+    let opts = dirsim::sim::RunOptions { seed, check };
+    let result = dirsim::sim::run_with(&scenario, opts, &mut progress).map_err(|e| match e {
+        dirsim::sim::SimError::BadInput(m) => Failure::BadInput(m),
+        other => Failure::Other(other.to_string()),
+    })?;
+    if let Some(b) = progress.bar.take() {
+        b.finish_and_clear();
+    }
+    let style = match format {
+        TableFormatArg::Seed => dirsim::report::TableStyle::Seed,
+        TableFormatArg::Doveadm => dirsim::report::TableStyle::Doveadm,
+    };
+    let dir =
+        out.unwrap_or_else(|| std::path::Path::new("output").join(dirsim::report::slug(&scenario.name)));
+    let mut stdout = BufWriter::new(io::stdout().lock());
+    dirsim::report::table::write_steps(&result, style, &mut stdout).map_err(io_failure)?;
+    stdout.flush().map_err(io_failure)?;
+    dirsim::report::write_outputs(&result, style, &dir)
+        .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+    eprintln!("dirsim: wrote {}", dir.display());
+    Ok(())
 }
 
 fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) -> Result<(), Failure> {

@@ -2,5 +2,6 @@
 
 mod map;
 mod procedure;
+mod run;
 mod shell;
 mod util;

@@ -1,0 +1,739 @@
+//! The discrete-event loop: users' sessions and connections drive the
+//! director core; scenario steps are applied in order, each after the
+//! previous one settled; metrics are sampled on a fixed period.
+//!
+//! Time is integer milliseconds of "engine time"; t=0 of the scenario is
+//! engine time `warmup`. The director sees `start_unix*1000 - warmup + t`.
+
+use super::event::Event;
+use super::initial;
+use super::metrics::{BackendInfo, BackendRow, RunResult, Sample, StepRecord, Summary, vhost_imbalance};
+use super::queue::EventQueue;
+use super::steps::{self, StepOutcome};
+use super::workload::{Arrivals, Streams, sample_count, sample_ms};
+use super::{Observer, SimError};
+use crate::director::{Director, Effect, HostId, Route, UserSlot};
+use crate::scenario::{Initial, Scenario, StepTiming};
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct UserRt {
+    slot: UserSlot,
+    /// Head of the user's open-connection list.
+    conns: u32,
+    /// Next user sharing the slot (hash collision), `NIL` if none.
+    next_same_slot: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SessionRt {
+    user: u32,
+    generation: u32,
+    live: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ConnRt {
+    user: u32,
+    session: u32,
+    generation: u32,
+    host: u16,
+    live: bool,
+    open: bool,
+    prev: u32,
+    next: u32,
+}
+
+/// Slab with a free list; freed entries bump their generation.
+#[derive(Debug)]
+struct Slab<T> {
+    items: Vec<T>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn alloc(&mut self, make: impl FnOnce(Option<&T>) -> T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                let v = make(Some(&self.items[i as usize]));
+                self.items[i as usize] = v;
+                i
+            }
+            None => {
+                self.items.push(make(None));
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+}
+
+/// One run of one scenario.
+pub(crate) struct Engine<'a> {
+    scn: &'a Scenario,
+    seed: u64,
+    /// Verify invariants after every event (`--check`).
+    pub(crate) check: bool,
+    last_checked: u64,
+    dir: Director,
+    queue: EventQueue,
+    rng: Streams,
+    arrivals: Arrivals,
+    users: Vec<UserRt>,
+    slot_first_user: Vec<u32>,
+    sessions: Slab<SessionRt>,
+    conns: Slab<ConnRt>,
+    conns_per_host: Vec<u32>,
+    /// Engine time of the scenario's t=0.
+    offset: u64,
+    /// Absolute director time of engine time 0.
+    epoch: u64,
+    now: u64,
+    refresh_ms: u64,
+    effects: Vec<Effect>,
+    // Step bookkeeping.
+    backends: Vec<BackendInfo>,
+    backend_host: Vec<HostId>,
+    names: Vec<(String, crate::director::ip::HostIp)>,
+    shares: Vec<(f64, f64)>,
+    current: Option<StepRecord>,
+    step_base: (u64, u64),
+    next_step: usize,
+    // Results.
+    steps_done: Vec<StepRecord>,
+    samples: Vec<Sample>,
+    summary: Summary,
+    kicked: u64,
+}
+
+impl<'a> Engine<'a> {
+    pub(crate) fn new(scn: &'a Scenario, seed: u64) -> Result<Self, SimError> {
+        let offset = match scn.initial {
+            Initial::Warmup(w) => w,
+            _ => 0,
+        };
+        let epoch = (scn.start_unix as u64 * 1000).saturating_sub(offset);
+        // The scenario's backends are the director's `director_mail_servers`
+        // (the frozen initial-config ring), then set to their own counts.
+        let config: Vec<_> = scn.backends.iter().map(|b| (b.ip, b.tag.clone())).collect();
+        let mut dir = Director::new(scn.director.clone(), &config);
+        dir.advance_to(epoch);
+        let mut backend_host = Vec::new();
+        for b in &scn.backends {
+            dir.host_set(b.ip, &b.tag, Some(b.vhosts), false);
+            let id = dir
+                .host_id(b.ip)
+                .ok_or_else(|| SimError::Internal(format!("backend {} not added", b.name)))?;
+            dir.set_host_name(id, &b.name);
+            if b.down {
+                dir.host_updown(b.ip, true);
+            }
+            backend_host.push(id);
+        }
+        let n = scn.workload.users.len();
+        dir.reserve_users(n);
+        let mut users = Vec::with_capacity(n);
+        let mut slot_first_user: Vec<u32> = Vec::with_capacity(n);
+        for i in 0..n {
+            let hash = dir.hash_user(&scn.workload.users.name(i));
+            let slot = dir.intern(&scn.workload.tag, hash);
+            let s = slot.0 as usize;
+            let mut next_same_slot = NIL;
+            if s < slot_first_user.len() {
+                next_same_slot = slot_first_user[s];
+                slot_first_user[s] = i as u32;
+            } else {
+                slot_first_user.resize(s + 1, NIL);
+                slot_first_user[s] = i as u32;
+            }
+            users.push(UserRt {
+                slot,
+                conns: NIL,
+                next_same_slot,
+            });
+        }
+        let day_offset =
+            (scn.start_unix.rem_euclid(86_400) as u64 * 1000 + 86_400_000 - offset % 86_400_000) % 86_400_000;
+        let backends = scn
+            .backends
+            .iter()
+            .map(|b| BackendInfo {
+                name: b.name.clone(),
+                ip: b.ip.to_string(),
+            })
+            .collect();
+        let names = scn.backends.iter().map(|b| (b.name.clone(), b.ip)).collect();
+        let refresh_ms = scn.director.user_expire_secs as u64 / 2 * 1000;
+        let mut e = Engine {
+            scn,
+            dir,
+            queue: EventQueue::default(),
+            seed,
+            check: false,
+            last_checked: 0,
+            rng: Streams::new(seed),
+            arrivals: Arrivals::new(&scn.workload, day_offset),
+            users,
+            slot_first_user,
+            sessions: Slab::default(),
+            conns: Slab::default(),
+            conns_per_host: vec![0; scn.backends.len()],
+            offset,
+            epoch,
+            now: 0,
+            refresh_ms,
+            effects: Vec::new(),
+            backends,
+            backend_host,
+            names,
+            shares: Vec::new(),
+            current: None,
+            step_base: (0, 0),
+            next_step: 0,
+            steps_done: Vec::new(),
+            samples: Vec::new(),
+            summary: Summary::default(),
+            kicked: 0,
+        };
+        e.refresh_shares();
+        Ok(e)
+    }
+
+    /// Runs the scenario to its end.
+    pub(crate) fn run(mut self, obs: &mut dyn Observer) -> Result<RunResult, SimError> {
+        let slots = self.users_slots();
+        let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
+        for u in initial_users {
+            self.queue.push(
+                0,
+                Event::SessionStart {
+                    user: u,
+                    schedule_next: false,
+                },
+            );
+        }
+        for u in 0..self.users.len() as u32 {
+            if let Some(t) = self.arrivals.next(&mut self.rng.arrivals, 0) {
+                self.queue.push(
+                    t,
+                    Event::SessionStart {
+                        user: u,
+                        schedule_next: true,
+                    },
+                );
+            }
+        }
+        let end = self.offset + self.scn.duration_ms;
+        self.queue.push(self.offset, Event::Sample);
+        self.queue.push(end, Event::End);
+        // Step 0, the start: recorded after the t=0 logins (queued first).
+        self.queue.push(self.offset, Event::Step { index: u32::MAX });
+        let mut last_progress = 0;
+        loop {
+            let tq = self.queue.peek_time();
+            let td = self.dir.next_deadline().map(|a| a.saturating_sub(self.epoch));
+            match (td, tq) {
+                (Some(d), Some(q)) if d <= q => self.director_until(d),
+                (_, Some(q)) => {
+                    let (t, ev) = self.queue.pop().expect("peeked");
+                    self.now = t.max(self.now);
+                    self.summary.events += 1;
+                    self.dir.advance_to(self.epoch + self.now);
+                    self.handle_effects();
+                    if ev == Event::End {
+                        break;
+                    }
+                    self.event(ev, q)?;
+                    self.handle_effects();
+                }
+                (Some(d), None) => self.director_until(d),
+                (None, None) => break,
+            }
+            self.check_settled();
+            if self.check {
+                self.check_invariants()?;
+            }
+            if self.now >= last_progress + self.scn.duration_ms / 100 {
+                last_progress = self.now;
+                obs.progress(self.now.saturating_sub(self.offset), self.scn.duration_ms);
+            }
+        }
+        self.finish(obs)
+    }
+
+    /// The engine's invariants: user conservation (per-host counts equal
+    /// the records), connections counted per host equal the open ones,
+    /// no record or connection on a removed host, time never going back.
+    fn check_invariants(&mut self) -> Result<(), SimError> {
+        let fail = |m: String| {
+            Err(SimError::Internal(format!(
+                "invariant broken at {} ms: {m}",
+                self.now
+            )))
+        };
+        if self.now < self.last_checked {
+            return fail(format!("time went back from {}", self.last_checked));
+        }
+        self.last_checked = self.now;
+        let hosts = self.dir.all_hosts();
+        let counted: u64 = hosts.iter().map(|h| h.user_count() as u64).sum();
+        if counted != self.dir.record_count() as u64 {
+            return fail(format!(
+                "hosts count {counted} users but there are {} records",
+                self.dir.record_count()
+            ));
+        }
+        let mut per_host = vec![0u32; self.conns_per_host.len()];
+        for c in self.conns.items.iter().filter(|c| c.live && c.open) {
+            per_host[c.host as usize] += 1;
+        }
+        if per_host != self.conns_per_host {
+            return fail(format!(
+                "connections per host {:?} but open connections give {per_host:?}",
+                self.conns_per_host
+            ));
+        }
+        for (i, h) in hosts.iter().enumerate() {
+            if h.is_removed() && h.user_count() > 0 {
+                return fail(format!(
+                    "removed host {} still has {} records",
+                    h.ip_text(),
+                    h.user_count()
+                ));
+            }
+            let _ = i;
+        }
+        Ok(())
+    }
+
+    fn users_slots(&self) -> Vec<UserSlot> {
+        self.users.iter().map(|u| u.slot).collect()
+    }
+
+    fn director_until(&mut self, d: u64) {
+        self.now = d.max(self.now);
+        self.dir.advance_to(self.epoch + self.now);
+        self.handle_effects();
+    }
+
+    fn event(&mut self, ev: Event, _t: u64) -> Result<(), SimError> {
+        match ev {
+            Event::SessionStart { user, schedule_next } => {
+                if schedule_next && let Some(t) = self.arrivals.next(&mut self.rng.arrivals, self.now) {
+                    self.queue.push(
+                        t,
+                        Event::SessionStart {
+                            user,
+                            schedule_next: true,
+                        },
+                    );
+                }
+                self.start_session(user);
+            }
+            Event::SessionEnd { session, generation } => {
+                let s = self.sessions.items[session as usize];
+                if s.live && s.generation == generation {
+                    self.end_session(session);
+                }
+            }
+            Event::Refresh { conn, generation } => {
+                let c = self.conns.items[conn as usize];
+                if c.live && c.open && c.generation == generation {
+                    let slot = self.users[c.user as usize].slot;
+                    self.dir.notify_slot(slot);
+                    self.queue
+                        .push(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+                }
+            }
+            Event::Reconnect { session, generation } => {
+                let s = self.sessions.items[session as usize];
+                if s.live && s.generation == generation {
+                    self.login(session);
+                }
+            }
+            Event::Step { index } => self.run_step(index)?,
+            Event::Sample => {
+                self.sample();
+                let next = self.now + self.scn.sample_every_ms;
+                let end = self.offset + self.scn.duration_ms;
+                self.queue.push(next.min(end), Event::Sample);
+                if next >= end && self.now < end {
+                    // The last sample is taken at the end itself.
+                }
+            }
+            Event::End => {}
+        }
+        Ok(())
+    }
+
+    fn start_session(&mut self, user: u32) {
+        let length = sample_ms(&self.scn.workload.session_length, &mut self.rng.lengths, 1000);
+        let n = sample_count(
+            &self.scn.workload.connections_per_session,
+            &mut self.rng.connections,
+        );
+        let session = self.sessions.alloc(|old| SessionRt {
+            user,
+            generation: old.map_or(0, |o| o.generation.wrapping_add(1)),
+            live: true,
+        });
+        let generation = self.sessions.items[session as usize].generation;
+        self.queue
+            .push(self.now + length, Event::SessionEnd { session, generation });
+        for _ in 0..n {
+            self.login(session);
+        }
+    }
+
+    fn end_session(&mut self, session: u32) {
+        self.sessions.items[session as usize].live = false;
+        self.sessions.free.push(session);
+        let user = self.sessions.items[session as usize].user;
+        let mut c = self.users[user as usize].conns;
+        while c != NIL {
+            let next = self.conns.items[c as usize].next;
+            if self.conns.items[c as usize].session == session {
+                self.close_conn(c);
+            }
+            c = next;
+        }
+    }
+
+    fn login(&mut self, session: u32) {
+        let user = self.sessions.items[session as usize].user;
+        let conn = self.conns.alloc(|old| ConnRt {
+            user,
+            session,
+            generation: old.map_or(0, |o| o.generation.wrapping_add(1)),
+            host: 0,
+            live: true,
+            open: false,
+            prev: NIL,
+            next: NIL,
+        });
+        self.summary.logins += 1;
+        let generation = self.conns.items[conn as usize].generation;
+        let token = (generation as u64) << 32 | conn as u64;
+        match self.dir.request(self.users[user as usize].slot, token) {
+            Route::Host(h) => self.open_conn(conn, h),
+            Route::Queued => self.summary.logins_delayed += 1,
+        }
+    }
+
+    fn open_conn(&mut self, conn: u32, host: HostId) {
+        let user = self.conns.items[conn as usize].user;
+        let head = self.users[user as usize].conns;
+        {
+            let c = &mut self.conns.items[conn as usize];
+            c.open = true;
+            c.host = host.0;
+            c.prev = NIL;
+            c.next = head;
+        }
+        if head != NIL {
+            self.conns.items[head as usize].prev = conn;
+        }
+        self.users[user as usize].conns = conn;
+        let h = host.0 as usize;
+        if self.conns_per_host.len() <= h {
+            self.conns_per_host.resize(h + 1, 0);
+        }
+        self.conns_per_host[h] += 1;
+        let generation = self.conns.items[conn as usize].generation;
+        self.queue
+            .push(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+    }
+
+    fn close_conn(&mut self, conn: u32) {
+        let c = self.conns.items[conn as usize];
+        if c.open {
+            if c.prev == NIL {
+                self.users[c.user as usize].conns = c.next;
+            } else {
+                self.conns.items[c.prev as usize].next = c.next;
+            }
+            if c.next != NIL {
+                self.conns.items[c.next as usize].prev = c.prev;
+            }
+            self.conns_per_host[c.host as usize] -= 1;
+        }
+        let x = &mut self.conns.items[conn as usize];
+        x.live = false;
+        x.open = false;
+        self.conns.free.push(conn);
+    }
+
+    /// Closes every open connection of the users of `slot`; their clients
+    /// reconnect after the scenario's reconnect delay.
+    fn kick_slot(&mut self, slot: UserSlot) {
+        let mut u = self.slot_first_user.get(slot.0 as usize).copied().unwrap_or(NIL);
+        while u != NIL {
+            self.kick_user(u);
+            u = self.users[u as usize].next_same_slot;
+        }
+    }
+
+    fn kick_user(&mut self, user: u32) {
+        let mut c = self.users[user as usize].conns;
+        while c != NIL {
+            let next = self.conns.items[c as usize].next;
+            let session = self.conns.items[c as usize].session;
+            self.close_conn(c);
+            self.kicked += 1;
+            let s = self.sessions.items[session as usize];
+            if s.live {
+                let delay = sample_ms(
+                    &self.scn.workload.reconnect_after_kick,
+                    &mut self.rng.reconnects,
+                    0,
+                );
+                self.queue.push(
+                    self.now + delay,
+                    Event::Reconnect {
+                        session,
+                        generation: s.generation,
+                    },
+                );
+            }
+            c = next;
+        }
+    }
+
+    fn handle_effects(&mut self) {
+        self.dir.take_effects(&mut self.effects);
+        let mut i = 0;
+        while i < self.effects.len() {
+            let e = std::mem::replace(&mut self.effects[i], Effect::KickHash { hash: 0 });
+            i += 1;
+            match e {
+                Effect::KickHash { hash } => {
+                    if let Some(slot) = self.dir.find_slot(&self.scn.workload.tag, hash) {
+                        self.kick_slot(slot);
+                    }
+                }
+                Effect::KickUser { user } => {
+                    // doveadm director kick USER: find the user by name.
+                    let hash = self.dir.hash_user(&user);
+                    if let Some(slot) = self.dir.find_slot(&self.scn.workload.tag, hash) {
+                        let mut u = self.slot_first_user.get(slot.0 as usize).copied().unwrap_or(NIL);
+                        while u != NIL {
+                            if self.scn.workload.users.name(u as usize) == *user {
+                                self.kick_user(u);
+                            }
+                            u = self.users[u as usize].next_same_slot;
+                        }
+                    }
+                }
+                Effect::RequestRouted { token, host } => {
+                    let conn = token as u32;
+                    let c = self.conns.items[conn as usize];
+                    if c.live && !c.open && c.generation == (token >> 32) as u32 {
+                        if self.sessions.items[c.session as usize].live {
+                            self.open_conn(conn, host);
+                        } else {
+                            self.close_conn(conn);
+                        }
+                    }
+                }
+                Effect::RequestFailed { token } => {
+                    let conn = token as u32;
+                    let c = self.conns.items[conn as usize];
+                    if c.live && !c.open && c.generation == (token >> 32) as u32 {
+                        self.summary.logins_failed += 1;
+                        self.close_conn(conn);
+                    }
+                }
+                Effect::CommandDone { .. } => {}
+            }
+            if i == self.effects.len() {
+                // Effects may have produced more effects (none today).
+                self.effects.clear();
+                self.dir.take_effects(&mut self.effects);
+                i = 0;
+            }
+        }
+        self.effects.clear();
+    }
+
+    fn run_step(&mut self, index: u32) -> Result<(), SimError> {
+        if index == u32::MAX {
+            // The start: settles (and is recorded) like any step.
+            self.current = Some(StepRecord {
+                index: 0,
+                at_ms: 0,
+                settled_ms: 0,
+                command: "start".into(),
+                moved: 0,
+                kicked: 0,
+                output: String::new(),
+                error: None,
+                rows: Vec::new(),
+                doveadm: String::new(),
+            });
+            return Ok(());
+        }
+        let step = &self.scn.steps[index as usize];
+        self.step_base = (self.dir.counters().users_moved, self.kicked);
+        let scn = self.scn;
+        let fmt = scn.director.username_hash.clone();
+        let outcome: StepOutcome = steps::apply(&mut self.dir, &mut self.names, &step.invocation, &|| {
+            steps::population_names(scn, &fmt)
+        })?;
+        if let Some((name, ip)) = outcome.added
+            && let Some(id) = self.dir.host_id(ip)
+            && !self.backend_host.contains(&id)
+        {
+            self.backends.push(BackendInfo {
+                name,
+                ip: ip.to_string(),
+            });
+            self.backend_host.push(id);
+        }
+        self.refresh_shares();
+        self.current = Some(StepRecord {
+            index: index as usize + 1,
+            at_ms: self.now - self.offset,
+            settled_ms: self.now - self.offset,
+            command: step.run.clone(),
+            moved: 0,
+            kicked: 0,
+            output: outcome.output,
+            error: outcome.error,
+            rows: Vec::new(),
+            doveadm: String::new(),
+        });
+        Ok(())
+    }
+
+    /// When the running step has settled: record it and schedule the next.
+    fn check_settled(&mut self) {
+        if self.current.is_none() || !self.dir.is_settled() || self.now < self.offset {
+            return;
+        }
+        let mut rec = self.current.take().expect("checked");
+        rec.settled_ms = self.now - self.offset;
+        if rec.index > 0 {
+            rec.moved = self.dir.counters().users_moved - self.step_base.0;
+            rec.kicked = self.kicked - self.step_base.1;
+            if is_flush(&self.scn.steps[rec.index - 1].invocation) {
+                self.summary
+                    .flush_durations
+                    .push((rec.index, rec.settled_ms - rec.at_ms));
+            }
+        }
+        rec.rows = self.rows();
+        rec.doveadm = self.status_text();
+        self.steps_done.push(rec);
+        if self.next_step < self.scn.steps.len() {
+            let at = match self.scn.steps[self.next_step].timing {
+                StepTiming::At(t) => (self.offset + t).max(self.now),
+                StepTiming::After(d) => self.now + d,
+            };
+            if at <= self.offset + self.scn.duration_ms {
+                self.queue.push(
+                    at,
+                    Event::Step {
+                        index: self.next_step as u32,
+                    },
+                );
+            }
+            self.next_step += 1;
+        }
+    }
+
+    fn status_text(&self) -> String {
+        let pf = crate::director::print::PrintFormat::Table { columns: 80 };
+        let buf = crate::director::format::write_status(&self.dir, pf, Vec::new()).unwrap_or_default();
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    fn refresh_shares(&mut self) {
+        self.shares = steps::shares(&mut self.dir, &self.backend_host);
+    }
+
+    fn rows(&self) -> Vec<BackendRow> {
+        self.backend_host
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let h = self.dir.host(id);
+                BackendRow {
+                    backend: i,
+                    vhosts: h.vhosts(),
+                    down: h.is_down(),
+                    removed: h.is_removed(),
+                    users: h.user_count(),
+                    connections: self.conns_per_host.get(id.0 as usize).copied().unwrap_or(0),
+                    hash_share: self.shares.get(i).map_or(0.0, |s| s.0),
+                    vhost_share: self.shares.get(i).map_or(0.0, |s| s.1),
+                }
+            })
+            .collect()
+    }
+
+    fn sample(&mut self) {
+        if self.now < self.offset {
+            return;
+        }
+        let t_ms = self.now - self.offset;
+        if self.samples.last().is_some_and(|s| s.t_ms == t_ms) {
+            return;
+        }
+        let rows = self.rows();
+        let imbalance = vhost_imbalance(&rows);
+        self.summary.peak_imbalance = self.summary.peak_imbalance.max(imbalance);
+        self.samples.push(Sample {
+            t_ms,
+            total_users: rows.iter().map(|r| r.users as u64).sum(),
+            total_connections: rows.iter().map(|r| r.connections as u64).sum(),
+            imbalance,
+            moved: self.dir.counters().users_moved,
+            kicked: self.kicked,
+            delayed: self.summary.logins_delayed,
+            failed: self.summary.logins_failed,
+            rows,
+        });
+    }
+
+    fn finish(mut self, _obs: &mut dyn Observer) -> Result<RunResult, SimError> {
+        self.sample();
+        if let Some(mut rec) = self.current.take() {
+            // The run ended before the step settled.
+            rec.settled_ms = self.now - self.offset;
+            rec.rows = self.rows();
+            rec.doveadm = self.status_text();
+            self.steps_done.push(rec);
+        }
+        self.summary.users_moved = self.dir.counters().users_moved;
+        self.summary.connections_kicked = self.kicked;
+        self.summary.final_imbalance = self.samples.last().map_or(1.0, |s| s.imbalance);
+        self.summary.peak_queue = self.queue.peak_len();
+        Ok(RunResult {
+            name: self.scn.name.clone(),
+            seed: self.seed,
+            duration_ms: self.scn.duration_ms,
+            sample_every_ms: self.scn.sample_every_ms,
+            start_unix: self.scn.start_unix,
+            backends: self.backends,
+            steps: self.steps_done,
+            samples: self.samples,
+            summary: self.summary,
+        })
+    }
+}
+
+fn is_flush(inv: &crate::director::doveadm::Invocation) -> bool {
+    matches!(
+        inv.command,
+        crate::director::doveadm::Command::Flush { force: false, .. }
+    )
+}

@@ -1,0 +1,320 @@
+//! `dirsim run` and `dirsim validate` end to end.
+
+use std::path::Path;
+
+use crate::util::dirsim;
+
+/// Runs `dirsim run ARGS -o DIR`; returns (stdout, stderr, exit code).
+fn run_to(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = dirsim()
+        .arg("run")
+        .args(args)
+        .arg("-o")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// One steps.csv row.
+struct StepRow {
+    step: usize,
+    command: String,
+    backend: String,
+    vhosts: u32,
+    users: u32,
+}
+
+fn steps_csv(text: &str) -> Vec<StepRow> {
+    let mut r = ::csv::Reader::from_reader(text.as_bytes());
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            StepRow {
+                step: rec[0].parse().unwrap(),
+                command: rec[3].to_string(),
+                backend: rec[4].to_string(),
+                vhosts: rec[6].parse().unwrap(),
+                users: rec[8].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// A scenario file in a temp dir.
+fn scenario(dir: &Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("s.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn same_seed_gives_byte_identical_files() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let (out_a, _, code) = run_to(&a, &["scenarios/add-backend.toml", "--seed", "5"]);
+    assert_eq!(code, 0);
+    let (out_b, _, _) = run_to(&b, &["scenarios/add-backend.toml", "--seed", "5"]);
+    assert_eq!(out_a, out_b);
+    for f in ["steps.txt", "steps.csv", "timeseries.csv", "summary.csv"] {
+        assert_eq!(read(&a, f), read(&b, f), "{f}");
+    }
+    let c = t.path().join("c");
+    run_to(&c, &["scenarios/add-backend.toml", "--seed", "6"]);
+    assert_ne!(
+        read(&a, "timeseries.csv"),
+        read(&c, "timeseries.csv"),
+        "another seed, another run"
+    );
+}
+
+#[test]
+fn default_run_prints_and_writes_every_step() {
+    let t = tempfile::tempdir().unwrap();
+    let (stdout, _, code) = run_to(t.path(), &["--check"]);
+    assert_eq!(code, 0);
+    let txt = read(t.path(), "steps.txt");
+    assert_eq!(stdout, txt, "the terminal shows what steps.txt holds");
+    // the start + 14 steps of the seed document
+    assert_eq!(
+        txt.matches("\nbackend     vhosts  users  connections  hash share\n")
+            .count(),
+        15
+    );
+    assert!(txt.starts_with("step 0 at 00:00:00  start\n"));
+    assert!(txt.contains("step 3 at 00:11:00  doveadm director flush backend-01\n"));
+}
+
+/// The documented procedure (spec §8.2): after every flush only the flushed
+/// backend loses users; 0-vhost backends never gain; the total is constant
+/// (nobody disconnects); the document's idealized table is not reproduced.
+#[test]
+fn documented_procedure_invariants() {
+    let t = tempfile::tempdir().unwrap();
+    let (_, _, code) = run_to(t.path(), &[]);
+    assert_eq!(code, 0);
+    let rows = steps_csv(&read(t.path(), "steps.csv"));
+    let users = |step: usize| -> Vec<(String, u32, u32)> {
+        rows.iter()
+            .filter(|r| r.step == step)
+            .map(|r| (r.backend.clone(), r.vhosts, r.users))
+            .collect()
+    };
+    let start = users(0);
+    assert_eq!(
+        start.iter().map(|r| r.2).collect::<Vec<_>>(),
+        [80, 70, 60, 10, 10]
+    );
+    for step in 1..=14 {
+        let (before, after) = (users(step - 1), users(step));
+        let cmd = &rows.iter().find(|r| r.step == step).unwrap().command;
+        assert_eq!(after.iter().map(|r| r.2).sum::<u32>(), 230, "step {step}: total");
+        let flushed = cmd.strip_prefix("doveadm director flush ");
+        for (b, a) in before.iter().zip(&after) {
+            if Some(a.0.as_str()) != flushed {
+                assert!(a.2 >= b.2, "step {step} ({cmd}): {} lost users", a.0);
+            }
+            if a.1 == 0 {
+                assert!(a.2 <= b.2, "step {step}: 0-vhost {} gained users", a.0);
+            }
+        }
+        if flushed.is_none() {
+            let counts = |v: &[(String, u32, u32)]| v.iter().map(|r| r.2).collect::<Vec<_>>();
+            assert_eq!(
+                counts(&before),
+                counts(&after),
+                "step {step} ({cmd}) changed no record"
+            );
+        }
+    }
+    let t1: Vec<u32> = users(3).iter().map(|r| r.2).collect();
+    assert_ne!(t1, [34, 70, 60, 33, 33], "the document's idealized T1");
+}
+
+const SMALL: &str = r#"
+name = "small"
+duration = "40m"
+sample_every = "1m"
+[[backend]]
+name = "b1"
+ip = "10.0.0.1"
+[[backend]]
+name = "b2"
+ip = "10.0.0.2"
+[workload]
+users = 50
+session_length = { dist = "fixed", value = "10m" }
+connections_per_session = { dist = "fixed", value = 2 }
+[initial]
+counts = { b1 = 30, b2 = 20 }
+"#;
+
+/// timeseries.csv: (time_s, total_users, total_connections) per sample.
+fn totals(text: &str) -> Vec<(f64, u64, u64)> {
+    let mut r = ::csv::Reader::from_reader(text.as_bytes());
+    let mut out: Vec<(f64, u64, u64)> = Vec::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let row = (
+            rec[0].parse().unwrap(),
+            rec[7].parse().unwrap(),
+            rec[8].parse().unwrap(),
+        );
+        if out.last() != Some(&row) {
+            out.push(row);
+        }
+    }
+    out
+}
+
+#[test]
+fn records_expire_within_user_expire_after_everyone_leaves() {
+    let t = tempfile::tempdir().unwrap();
+    let s = scenario(t.path(), SMALL);
+    let (_, err, code) = run_to(&t.path().join("o"), &[s.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    let ts = totals(&read(&t.path().join("o"), "timeseries.csv"));
+    for (time, users, conns) in ts {
+        match time as u64 {
+            0..600 => assert_eq!((users, conns), (50, 100), "t={time}"),
+            // sessions end at 10m; the last keep-alive was at 7m30s, so the
+            // records die at 22m30s (spec §3.3: 900 − (600 mod 450) = 750 s)
+            600..1350 => assert_eq!((users, conns), (50, 0), "t={time}"),
+            _ => assert_eq!((users, conns), (0, 0), "t={time}"),
+        }
+    }
+}
+
+#[test]
+fn flush_pacing_follows_the_parallel_cap() {
+    // 500 users on b1, b1 drained: waves of 100 every 2 s → settled at 10 s.
+    let text = r#"
+name = "pacing"
+duration = "10m"
+[[backend]]
+name = "b1"
+ip = "10.0.0.1"
+[[backend]]
+name = "b2"
+ip = "10.0.0.2"
+[workload]
+users = 500
+session_length = { dist = "fixed", value = "1d" }
+[initial]
+counts = { b1 = 500 }
+[[step]]
+at = "1m"
+run = "update b1 0"
+[[step]]
+run = "flush b1"
+[[step]]
+after = "1m"
+run = "flush --max-parallel 30 b2"
+"#;
+    let t = tempfile::tempdir().unwrap();
+    let s = scenario(t.path(), text);
+    let (stdout, err, code) = run_to(&t.path().join("o"), &[s.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains(
+            "step 2 at 00:01:00  flush b1\n  moved 500 users, kicked 500 connections, settled after 10s\n"
+        ),
+        "{stdout}"
+    );
+    let summary = read(&t.path().join("o"), "summary.csv");
+    assert!(summary.contains("flush_duration_s.step2,10.000"), "{summary}");
+}
+
+#[test]
+fn bad_scenarios_exit_2_naming_line_and_field_and_write_nothing() {
+    let base = SMALL.to_string();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            base.replace("duration = \"40m\"", "duration = \"-5m\""),
+            "duration",
+        ),
+        (base.replace("ip = \"10.0.0.2\"", "ip = \"10.0.0.1\""), "ip"),
+        (
+            base.replace("name = \"b2\"\nip", "name = \"b2\"\nvhosts = 1001\nip"),
+            "vhosts",
+        ),
+        (base.replace("b2 = 20", "b9 = 20"), "b9"),
+        (base.replace("b2 = 20", "b2 = 200"), "counts"),
+        (
+            base.replace(
+                "dist = \"fixed\", value = \"10m\"",
+                "dist = \"gauss\", value = \"10m\"",
+            ),
+            "gauss",
+        ),
+        (format!("{base}\n[[step]]\nrun = \"flush b7\"\n"), "b7"),
+        (
+            format!("{base}\n[[step]]\nrun = \"frobnicate b1\"\n"),
+            "frobnicate",
+        ),
+        (
+            base.replace("[workload]", "[workload]\ncolour = \"blue\""),
+            "colour",
+        ),
+        (base.replace("users = 50", "users = \"many\""), "users"),
+        (base.replace("name = \"small\"", "name = \"small"), "s.toml:2:"),
+        (
+            format!("{base}\n[director]\nuser_expire = \"5s\"\n"),
+            "user_expire",
+        ),
+        (
+            format!("{base}\n[[step]]\nat = \"1m\"\nafter = \"1m\"\nrun = \"flush b1\"\n"),
+            "after",
+        ),
+    ];
+    for (i, (text, word)) in cases.iter().enumerate() {
+        let t = tempfile::tempdir().unwrap();
+        let s = scenario(t.path(), text);
+        let out_dir = t.path().join("out");
+        let (stdout, err, code) = run_to(&out_dir, &[s.to_str().unwrap()]);
+        assert_eq!(code, 2, "case {i}: {err}");
+        assert!(err.contains("s.toml:"), "case {i}: no file:line in {err:?}");
+        assert!(err.contains(word), "case {i}: {word:?} not in {err:?}");
+        assert!(stdout.is_empty(), "case {i}");
+        assert!(!out_dir.exists(), "case {i}: output directory created");
+        assert_eq!(err.lines().count(), 1, "case {i}: one message: {err}");
+    }
+}
+
+#[test]
+fn validate_reports_ok_or_the_error() {
+    let out = dirsim()
+        .args(["validate", "scenarios/diurnal.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (4 backends, 4000 users, 2 steps)"));
+    let out = dirsim().args(["validate", "no/such/file.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Golden output of the default run: any change in results shows up here.
+/// Regenerate with `DIRSIM_BLESS=1 cargo test golden`.
+#[test]
+fn golden_default_steps_txt() {
+    let t = tempfile::tempdir().unwrap();
+    run_to(t.path(), &[]);
+    let got = read(t.path(), "steps.txt");
+    let golden = Path::new("tests/golden/documented-procedure.steps.txt");
+    if std::env::var_os("DIRSIM_BLESS").is_some() {
+        std::fs::write(golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(golden).expect("golden file (DIRSIM_BLESS=1 to create)");
+    assert_eq!(
+        got, want,
+        "steps.txt changed; if intended, DIRSIM_BLESS=1 cargo test golden"
+    );
+}
