@@ -212,6 +212,7 @@ impl<'a> Engine<'a> {
     pub(crate) fn run(mut self, obs: &mut dyn Observer) -> Result<RunResult, SimError> {
         let slots = self.users_slots();
         let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
+        self.refresh_shares(); // an imported status may change vhosts and states
         for u in initial_users {
             self.queue.push(
                 0,

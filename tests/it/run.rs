@@ -318,3 +318,46 @@ fn golden_default_steps_txt() {
         "steps.txt changed; if intended, DIRSIM_BLESS=1 cargo test golden"
     );
 }
+
+/// `status_file` and `map_file`: a real cluster's doveadm output as the
+/// start state.
+#[test]
+fn initial_state_from_doveadm_status_and_map_files() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("status.txt"),
+        "mail server ip tag vhosts state state changed       users           \n\
+         10.0.0.1           100    up    -                   7               \n\
+         10.0.0.2           50     down  2024-03-01 12:00:00 3               \n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("map.txt"),
+        "user\thash\tmail server ip\texpire time\n\
+         user1\t617210206\t10.0.0.2\t2024-03-01 12:15:00\n\
+         <unknown>\t2458352375\t10.0.0.1\t2024-03-01 12:16:40\n",
+    )
+    .unwrap();
+    let body = |initial: &str| {
+        format!(
+            "name = \"import\"\nduration = \"1m\"\n[[backend]]\nname = \"a\"\nip = \"10.0.0.1\"\n\
+             [[backend]]\nname = \"b\"\nip = \"10.0.0.2\"\n[workload]\nusers = 20\n\
+             session_length = {{ dist = \"fixed\", value = \"1h\" }}\n[initial]\n{initial}\n"
+        )
+    };
+    let s = scenario(t.path(), &body("status_file = \"status.txt\""));
+    let (stdout, err, code) = run_to(&t.path().join("o1"), &[s.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    let words = |line: &str| line.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let table: Vec<Vec<String>> = stdout.lines().skip(2).take(2).map(words).collect();
+    assert_eq!(table[0], ["a", "100", "7", "7", "100.0%"], "{stdout}");
+    assert_eq!(table[1], ["b", "50", "down", "3", "3", "0.0%"], "{stdout}");
+    let s = scenario(t.path(), &body("map_file = \"map.txt\""));
+    let (stdout, err, code) = run_to(&t.path().join("o2"), &[s.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    // user1's record sits on b (as imported, not where it hashes: 10.0.0.1),
+    // and the <unknown> hash is a record on a.
+    let table: Vec<Vec<String>> = stdout.lines().skip(2).take(2).map(words).collect();
+    assert_eq!(table[0][..3], ["a", "100", "1"], "{stdout}");
+    assert_eq!(table[1][..3], ["b", "100", "1"], "{stdout}");
+}
