@@ -728,6 +728,9 @@ impl<'a> Engine<'a> {
             steps: self.steps_done,
             samples: self.samples,
             summary: self.summary,
+            description: self.scn.description.clone(),
+            director: self.scn.director.clone(),
+            source: self.scn.source.clone(),
         })
     }
 }

@@ -125,6 +125,12 @@ pub struct RunResult {
     pub samples: Vec<Sample>,
     /// Totals.
     pub summary: Summary,
+    /// The scenario's description.
+    pub description: Option<String>,
+    /// The director settings the run used.
+    pub director: crate::director::Settings,
+    /// The scenario file, verbatim (reports embed it).
+    pub source: String,
 }
 
 /// `max users / mean users` over the given rows (1.0 when empty).

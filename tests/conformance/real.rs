@@ -3,9 +3,14 @@
 //! driven by the same line language as `dirsim shell`.
 //!
 //! Everything lives in a fresh temp directory (`dirsim-conf-*` under the
-//! system temp dir). Instances are stopped on drop (`doveadm stop`, then by
-//! the master pid recorded at start); clusters left behind by a test process
-//! that died without dropping are stopped by the next `RealCluster::start`.
+//! system temp dir). Instances are stopped on drop: SIGTERM to the master
+//! pids recorded at start (each checked to still run `dovecot -c <its
+//! config>`), then SIGKILL to whatever of the master and its children
+//! (titled `dovecot-<instance_name>/...`, unique per cluster) is left after
+//! 5 s. Clusters left behind by a test process that died without dropping
+//! (its pid in `owner.pid` is gone) are stopped by the next
+//! `RealCluster::start`. Set `DIRSIM_CONFORMANCE_KEEP=1` to keep the
+//! directory (configs, `*/dovecot.log`) for inspection.
 //!
 //! The backend a proxied login reached is read from the backend itself: each
 //! backend answers `ID NIL` with `imap_id_send = x-backend-ip <its ip> ...`,
@@ -67,14 +72,11 @@ impl Instance {
     /// The instance of an existing config file (for stale clusters).
     fn from_conf(conf: PathBuf) -> Instance {
         let dir = conf.parent().map(Path::to_path_buf).unwrap_or_default();
-        let pid = std::fs::read_to_string(dir.join("run/master.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok());
         Instance {
             name: dir.display().to_string(),
             log: dir.join("dovecot.log"),
+            pid: read_master_pid(&conf),
             conf,
-            pid,
         }
     }
 
@@ -158,6 +160,8 @@ pub struct RealCluster {
     users_seen: Vec<String>,
     reconnect: Arc<AtomicBool>,
     last_exit: Option<i32>,
+    /// Kicks and reconnections of connections already dropped.
+    past_kicks: (u32, u32),
 }
 
 impl RealCluster {
@@ -199,6 +203,7 @@ impl RealCluster {
             users_seen: Vec::new(),
             reconnect: Arc::new(AtomicBool::new(false)),
             last_exit: None,
+            past_kicks: (0, 0),
         };
 
         for ip in backend_ips {
@@ -266,10 +271,18 @@ impl RealCluster {
                 )),
             ));
         }
-        let pid = std::fs::read_to_string(dir.join("run/master.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok());
-        self.instances.last_mut().expect("just pushed").pid = pid;
+        // The daemonized master writes its pid file a moment later.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pid = loop {
+            match read_master_pid(&path) {
+                Some(pid) if is_master_of(pid, &path) => break pid,
+                _ if Instant::now() > deadline => {
+                    return Err(self.start_error(name, io::Error::other("dovecot wrote no master.pid")));
+                }
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        self.instances.last_mut().expect("just pushed").pid = Some(pid);
         Ok(())
     }
 
@@ -348,12 +361,22 @@ impl RealCluster {
         self.reconnect.store(on, Ordering::SeqCst);
     }
 
-    /// (kicks seen, successful reconnections) over all connections.
+    /// (connections closed by the server, successful reconnections) since
+    /// start.
     pub fn kick_stats(&self) -> (u32, u32) {
-        self.conns.iter().fold((0, 0), |(k, r), c| {
+        self.conns.iter().fold(self.past_kicks, |(k, r), c| {
             let s = lock(&c.shared);
             (k + s.kicks, r + s.reconnects)
         })
+    }
+
+    /// Closes and forgets connection `i`.
+    fn drop_conn(&mut self, i: usize) {
+        let mut c = self.conns.remove(i);
+        c.close();
+        let s = lock(&c.shared);
+        self.past_kicks.0 += s.kicks;
+        self.past_kicks.1 += s.reconnects;
     }
 
     /// Runs one line of the `dirsim shell` language against the real
@@ -570,8 +593,7 @@ impl RealCluster {
         while i > 0 && left > 0 {
             i -= 1;
             if self.conns[i].user == *user {
-                let mut c = self.conns.remove(i);
-                c.close();
+                self.drop_conn(i);
                 left -= 1;
             }
         }
@@ -585,8 +607,7 @@ impl RealCluster {
             if self.conns[i].alive() {
                 i += 1;
             } else {
-                let mut c = self.conns.remove(i);
-                c.close();
+                self.drop_conn(i);
             }
         }
     }
@@ -662,7 +683,7 @@ impl Drop for RealCluster {
 fn stop_instances(instances: &[Instance]) {
     let mut masters: Vec<(u32, &Path)> = Vec::new();
     for inst in instances {
-        match inst.pid {
+        match inst.pid.or_else(|| read_master_pid(&inst.conf)) {
             Some(pid) if is_master_of(pid, &inst.conf) => masters.push((pid, &inst.conf)),
             Some(_) => {}
             None => {
@@ -694,8 +715,6 @@ fn stop_instances(instances: &[Instance]) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let left = alive();
-        eprintln!("DEBUG {:?} {left:?}", Instant::now());
-        for p in &left { eprintln!("DEBUG   {p} {:?}", std::fs::read_to_string(format!("/proc/{p}/cmdline"))); }
         if left.is_empty() {
             return;
         }
@@ -703,8 +722,14 @@ fn stop_instances(instances: &[Instance]) {
             signal(&left, "-KILL");
             return;
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The pid in `<config dir>/run/master.pid` (our configs' base_dir).
+fn read_master_pid(conf: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(conf.parent()?.join("run/master.pid")).ok()?;
+    text.trim().parse().ok()
 }
 
 fn signal(pids: &[u32], sig: &str) {
