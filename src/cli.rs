@@ -20,7 +20,9 @@ Without SCENARIO, runs the bundled scenarios/documented-procedure.toml (the
 upstream \"Rebalancing Backends\" procedure).
 
 Writes steps.txt, steps.csv, timeseries.csv and summary.csv into
-output/<scenario-name>/ (or -o DIR).
+output/<scenario-name>/ (or -o DIR), and unless --no-charts the charts
+users, connections, steps, imbalance and moves (.png and .svg) and
+report.html.
 
 Examples:
   dirsim run
@@ -41,6 +43,9 @@ Examples:
         /// Verify the engine's invariants after every event (slower).
         #[arg(long)]
         check: bool,
+        /// Skip the charts (PNG, SVG) and report.html, for speed.
+        #[arg(long)]
+        no_charts: bool,
     },
     /// Check a scenario file without running it.
     #[command(after_help = "Example:\n  dirsim validate scenarios/diurnal.toml")]

@@ -45,7 +45,8 @@ fn main() -> ExitCode {
             seed,
             format,
             check,
-        } => run(scenario, out, seed, format, check),
+            no_charts,
+        } => run(scenario, out, seed, format, check, !no_charts),
         Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Shell { file, columns, start } => shell(file, columns, &start),
         Cmd::Map {
@@ -152,6 +153,7 @@ fn run(
     seed: Option<u64>,
     format: TableFormatArg,
     check: bool,
+    charts: bool,
 ) -> Result<(), Failure> {
     let scenario = load_scenario(path.as_deref())?;
     let seed = seed.unwrap_or(scenario.seed);
@@ -176,7 +178,7 @@ fn run(
     let mut stdout = BufWriter::new(io::stdout().lock());
     dirsim::report::table::write_steps(&result, style, &mut stdout).map_err(io_failure)?;
     stdout.flush().map_err(io_failure)?;
-    dirsim::report::write_outputs(&result, style, &dir)
+    dirsim::report::write_outputs(&result, style, &dir, charts)
         .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
     eprintln!("dirsim: wrote {}", dir.display());
     Ok(())

@@ -127,6 +127,14 @@ impl<W: Write, E: Write> Session<W, E> {
         }
     }
 
+    /// The simulated clock, ms since the Unix epoch (the start time until
+    /// the first command creates the director).
+    pub fn now_ms(&self) -> Millis {
+        self.dir
+            .as_ref()
+            .map_or(self.opts.start_unix as u64 * 1000, |d| d.now())
+    }
+
     /// The output writer (for flushing between lines).
     pub fn out(&mut self) -> &mut W {
         &mut self.out
@@ -183,7 +191,8 @@ impl<W: Write, E: Write> Session<W, E> {
             "time" => {
                 let d = self.director();
                 let now = d.now();
-                let elapsed = now - self.opts.start_unix as u64 * 1000;
+                // Whole seconds, like the dates doveadm prints.
+                let elapsed = (now - self.opts.start_unix as u64 * 1000) / 1000 * 1000;
                 let line = format!(
                     "{} (+{})",
                     format::unixdate((now / 1000) as i64),

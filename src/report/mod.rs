@@ -2,7 +2,9 @@
 //! output directory. Writers take a [`RunResult`] and an `impl Write`; only
 //! [`write_outputs`] touches the file system.
 
+pub mod charts;
 pub mod csv;
+pub mod html;
 pub mod table;
 
 use std::fs;
@@ -47,8 +49,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes `steps.txt`, `steps.csv`, `timeseries.csv` and `summary.csv` into
-/// `dir` (created if needed). Returns the paths written.
-pub fn write_outputs(result: &RunResult, style: TableStyle, dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// `dir` (created if needed), and with `charts` also each chart as PNG and
+/// SVG and `report.html`. Returns the paths written.
+pub fn write_outputs(
+    result: &RunResult,
+    style: TableStyle,
+    dir: &Path,
+    charts: bool,
+) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(dir)?;
     let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut txt = Vec::new();
@@ -63,8 +71,20 @@ pub fn write_outputs(result: &RunResult, style: TableStyle, dir: &Path) -> io::R
     let mut b = Vec::new();
     csv::write_summary(result, &mut b)?;
     files.push(("summary.csv", b));
+    let mut named: Vec<(String, Vec<u8>)> = files.into_iter().map(|(n, b)| (n.to_string(), b)).collect();
+    if charts {
+        let mut svgs = Vec::new();
+        for (c, png, svg) in charts::render_all(result)? {
+            named.push((format!("{}.png", c.name()), png));
+            named.push((format!("{}.svg", c.name()), svg.clone().into_bytes()));
+            svgs.push((c, svg));
+        }
+        let mut b = Vec::new();
+        html::write_report(result, &svgs, &mut b)?;
+        named.push(("report.html".to_string(), b));
+    }
     let mut written = Vec::new();
-    for (name, bytes) in files {
+    for (name, bytes) in named {
         let p = dir.join(name);
         write_atomic(&p, &bytes)?;
         written.push(p);

@@ -90,6 +90,7 @@ fn helpers_translate_durations_and_dates() {
 /// update/flush, kick, then expiry of the logged-out user.
 #[test]
 fn smoke_login_flush_kick_expire() {
+    let _serial = serial();
     let Some(mut c) = start(&[("director_user_expire", "10s")]) else {
         return;
     };
@@ -208,6 +209,7 @@ fn smoke_login_flush_kick_expire() {
 /// connections come back on the new backend once the move is over.
 #[test]
 fn smoke_reconnect_after_kick_and_flush() {
+    let _serial = serial();
     let Some(mut c) = start(&[
         ("director_user_expire", "15m"),
         ("director_user_kick_delay", "2s"),
@@ -249,4 +251,249 @@ fn smoke_reconnect_after_kick_and_flush() {
     );
     let t = run(&mut c, "time");
     assert!(t.contains(" (+"), "{t}");
+}
+
+// ---- dirsim against the real director, line by line -------------------
+
+mod compare;
+
+/// Real clusters are timing-sensitive: one at a time, even when the test
+/// harness runs tests in parallel.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn skip() -> bool {
+    if dovecot_available() {
+        return false;
+    }
+    eprintln!("skipping: dovecot 2.3 (dovecot, doveadm) is not installed; .ci/run installs it");
+    true
+}
+
+#[test]
+fn conformance_hosts_tags_status() {
+    if skip() {
+        return;
+    }
+    let _serial = serial();
+    compare::assert_same("hosts", include_str!("cases/hosts.txt"));
+}
+
+#[test]
+fn conformance_logins_flush_move_kick_expiry() {
+    if skip() {
+        return;
+    }
+    let _serial = serial();
+    compare::assert_same("logins", include_str!("cases/logins.txt"));
+}
+
+/// Names whose hash the director (here, dirsim's ring) sends to `ip`.
+fn names_on(d: &mut dirsim::director::Director, ip: &str, prefix: &str, n: usize) -> Vec<String> {
+    let tag = d.ring("").is_some();
+    assert!(tag, "the default tag has hosts");
+    (0..)
+        .map(|k| format!("{prefix}{k:04}"))
+        .filter(|name| {
+            let h = d.hash_user(name);
+            let slot = d.intern("", h);
+            let _ = slot;
+            let host = d.user_lookup(h, "").hashed.expect("a host");
+            d.host(host).ip_text() == ip
+        })
+        .take(n)
+        .collect()
+}
+
+fn director_with(ips: &[&str]) -> dirsim::director::Director {
+    let mut d = dirsim::director::Director::new(dirsim::director::Settings::default(), &[]);
+    for ip in ips {
+        d.host_set(ip.parse().unwrap(), "", Some(100), false);
+    }
+    d
+}
+
+/// The seed document's procedure on a skewed start built with real logins
+/// under the natural history (spec §8.2): 80/70/60 users hashed while only
+/// backends 1–3 existed, then 10 + 10 on the two new ones.
+#[test]
+fn conformance_documented_procedure_with_real_logins() {
+    if skip() {
+        return;
+    }
+    let _serial = serial();
+    let mut s =
+        String::from("director_mail_servers = 127.0.0.11-127.0.0.13\ndirsim_reconnect_after_kick = 0s\n");
+    let mut d = director_with(&["127.0.0.11", "127.0.0.12", "127.0.0.13"]);
+    for (ip, n) in [("127.0.0.11", 80), ("127.0.0.12", 70), ("127.0.0.13", 60)] {
+        for name in names_on(&mut d, ip, &format!("u{}-", &ip[8..]), n) {
+            s.push_str(&format!("login {name}\n"));
+        }
+    }
+    s.push_str("add 127.0.0.14\nadd 127.0.0.15\n");
+    let mut d = director_with(&[
+        "127.0.0.11",
+        "127.0.0.12",
+        "127.0.0.13",
+        "127.0.0.14",
+        "127.0.0.15",
+    ]);
+    for ip in ["127.0.0.14", "127.0.0.15"] {
+        for name in names_on(&mut d, ip, &format!("n{}-", &ip[8..]), 10) {
+            s.push_str(&format!("login {name}\n"));
+        }
+    }
+    s.push_str("-f tab status\n");
+    for step in [
+        "update 127.0.0.12 0",
+        "update 127.0.0.13 0",
+        "flush 127.0.0.11",
+        "update 127.0.0.12 100",
+        "flush 127.0.0.12",
+        "update 127.0.0.13 100",
+        "flush 127.0.0.13",
+        "flush 127.0.0.14",
+        "flush 127.0.0.15",
+        "flush 127.0.0.12",
+        "flush 127.0.0.11",
+        "flush 127.0.0.13",
+        "flush 127.0.0.14",
+        "flush 127.0.0.15",
+    ] {
+        s.push_str(&format!("doveadm director {step}\n-f tab status\n"));
+        if step.contains("flush") {
+            s.push_str("wait 2500ms\nconnections\n");
+        }
+    }
+    s.push_str("map\n");
+    compare::assert_same("documented procedure", &s);
+}
+
+/// Vhost counts 0, 1, 37, 1000 and back: the ring answers (`Hashed:`) of
+/// 100 names after each change.
+#[test]
+fn conformance_vhost_changes() {
+    if skip() {
+        return;
+    }
+    let _serial = serial();
+    let names: Vec<String> = (0..100).map(|i| format!("vh{i}@example.net")).collect();
+    let mut s = String::from("director_mail_servers = 127.0.0.11-127.0.0.15\n");
+    for round in [
+        &["update 127.0.0.12 0"][..],
+        &["update 127.0.0.13 1", "update 127.0.0.14 1000"],
+        &[
+            "update 127.0.0.11 37",
+            "update 127.0.0.15 999",
+            "update 127.0.0.12 2",
+        ],
+        &[
+            "update 127.0.0.11 0",
+            "update 127.0.0.12 0",
+            "update 127.0.0.13 0",
+            "update 127.0.0.14 0",
+        ],
+        &["update 127.0.0.15 0"],
+        &[
+            "update 127.0.0.11 100",
+            "update 127.0.0.12 100",
+            "update 127.0.0.13 100",
+            "update 127.0.0.14 100",
+        ],
+    ] {
+        for cmd in round {
+            s.push_str(cmd);
+            s.push('\n');
+        }
+        s.push_str("status\n");
+        for n in &names {
+            s.push_str(&format!("status {n}\n"));
+        }
+    }
+    compare::assert_same("vhosts", &s);
+}
+
+/// 5,000 generated names plus mixed-case, `@domain` and non-ASCII ones on
+/// 5 × 100 vhosts: `doveadm director status NAME` against dirsim's lookup.
+#[test]
+fn conformance_hashing_of_5000_names() {
+    if skip() {
+        return;
+    }
+    let _serial = serial();
+    let mut names: Vec<String> = (1..=5000).map(|i| format!("user{i:05}")).collect();
+    for extra in [
+        "User00001",
+        "USER00002",
+        "MiXeD.CaSe@Example.COM",
+        "bob@EXAMPLE.org",
+        "Äbc",
+        "ÄBC",
+        "straße@beispiel.de",
+        "José.García@ejemplo.es",
+        "用户@例子.cn",
+        "0123abc",
+        "a",
+        "x@y@z",
+    ] {
+        names.push(extra.to_string());
+    }
+    let cluster =
+        real::RealCluster::start(&[], "127.0.0.11-127.0.0.15", &compare::backend_ips()).expect("start");
+    let conf = cluster.director_conf().to_path_buf();
+    let chunks: Vec<Vec<String>> = names
+        .chunks(names.len().div_ceil(4))
+        .map(|c| c.to_vec())
+        .collect();
+    let real: Vec<String> = std::thread::scope(|sc| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let conf = conf.clone();
+                sc.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|n| {
+                            let out = std::process::Command::new("doveadm")
+                                .arg("-c")
+                                .arg(&conf)
+                                .args(["director", "status", n])
+                                .env("TZ", "UTC")
+                                .output()
+                                .expect("doveadm runs");
+                            String::from_utf8_lossy(&out.stdout).into_owned()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    drop(cluster);
+    let cfg: Vec<_> = (11..=15)
+        .map(|i| (format!("127.0.0.{i}").parse().unwrap(), String::new()))
+        .collect();
+    let mut d = dirsim::director::Director::new(dirsim::director::Settings::default(), &cfg);
+    let mut bad = Vec::new();
+    for (name, real_out) in names.iter().zip(&real) {
+        let l = d.user_lookup(d.hash_user(name), "");
+        let sim = dirsim::director::format::write_user_lookup(&d, &l, Vec::new()).unwrap();
+        if String::from_utf8(sim).unwrap() != *real_out {
+            bad.push(format!("{name}: real {real_out:?}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} names differ, e.g. {:?}",
+        bad.len(),
+        names.len(),
+        &bad[..bad.len().min(5)]
+    );
+    eprintln!("hashing: {} names match", names.len());
 }

@@ -341,6 +341,11 @@ impl RealCluster {
 
     /// The real start second (unix); the simulated clock's zero is 100 ms
     /// after it.
+    /// The director's config file (`doveadm -c` it for bulk lookups).
+    pub fn director_conf(&self) -> &Path {
+        &self.director_conf
+    }
+
     pub fn start_unix(&self) -> i64 {
         self.start_unix
     }
@@ -1031,7 +1036,10 @@ fn common_config(dir: &Path, instance: &str, listen: Ipv4Addr) -> String {
          ssl = no\n\
          disable_plaintext_auth = no\n\
          auth_mechanisms = plain\n\
-         mail_location = maildir:~/Maildir\n"
+         mail_location = maildir:~/Maildir\n\
+         default_process_limit = 2000\n\
+         default_client_limit = 20000\n\
+         mail_max_userip_connections = 100\n"
     )
 }
 
@@ -1078,6 +1086,7 @@ fn director_config(
          unix_listener director-userdb {{\n    mode = 0600\n  }}\n  \
          inet_listener {{\n    address = 127.0.0.1\n    port = {ring_port}\n  }}\n}}\n\
          service imap-login {{\n  executable = imap-login director\n  \
+         service_count = 0\n  process_min_avail = 1\n  client_limit = 5000\n  \
          inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
          inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
          passdb {{\n  driver = static\n  args = proxy=y nopassword=y port={backend_port}\n}}\n\

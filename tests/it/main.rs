@@ -1,5 +1,6 @@
 //! dirsim's integration tests: one binary, one module per area.
 
+mod charts;
 mod map;
 mod procedure;
 mod run;
