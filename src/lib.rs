@@ -13,3 +13,4 @@ pub mod report;
 pub mod scenario;
 pub mod shell;
 pub mod sim;
+pub mod strategy;

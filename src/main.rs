@@ -161,7 +161,7 @@ fn run(
         bar: None,
         started: std::time::Instant::now(),
     };
-    let opts = dirsim::sim::RunOptions { seed, check };
+    let opts = dirsim::sim::RunOptions { seed, check, strategy: None };
     let result = dirsim::sim::run_with(&scenario, opts, &mut progress).map_err(|e| match e {
         dirsim::sim::SimError::BadInput(m) => Failure::BadInput(m),
         other => Failure::Other(other.to_string()),

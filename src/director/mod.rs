@@ -694,6 +694,20 @@ impl Director {
         }
     }
 
+    /// Every record as `map` would list it, without the sweep `map` does
+    /// (read-only): `f(slot, hash, host, expire)`, tags in creation order,
+    /// each list from the head.
+    pub fn records(&self, mut f: impl FnMut(UserSlot, u32, HostId, u32)) {
+        for &t in &self.tag_order {
+            let mut p = self.recs.lists[t.0 as usize].head;
+            while p != NIL {
+                let r = self.recs.recs[p as usize];
+                f(UserSlot(p), r.hash, HostId(r.host), r.timestamp + self.settings.user_expire_secs);
+                p = r.next;
+            }
+        }
+    }
+
     /// Number of records (dead or alive) per tag list, summed.
     pub fn record_count(&self) -> usize {
         self.recs.lists.iter().map(|l| l.len as usize).sum()

@@ -12,10 +12,16 @@ use super::queue::EventQueue;
 use super::steps::{self, StepOutcome};
 use super::workload::{Arrivals, Streams, sample_count, sample_ms};
 use super::{Observer, SimError};
+use crate::director::doveadm::Invocation;
 use crate::director::{Director, Effect, HostId, Route, UserSlot};
+use crate::strategy::{Action, Strategy, View};
 use crate::scenario::{Initial, Scenario, StepTiming};
 
 const NIL: u32 = u32::MAX;
+/// `Event::Step` index that wakes the strategy up.
+const STRATEGY_WAKE: u32 = u32::MAX - 1;
+/// A strategy issuing more commands than this is stopped (a runaway loop).
+const MAX_STRATEGY_COMMANDS: usize = 100_000;
 
 #[derive(Clone, Copy, Debug)]
 struct UserRt {
@@ -101,6 +107,13 @@ pub(crate) struct Engine<'a> {
     refresh_ms: u64,
     effects: Vec<Effect>,
     // Step bookkeeping.
+    /// A strategy choosing the commands instead of the scenario's steps.
+    strategy: Option<Box<dyn Strategy>>,
+    strategy_started: bool,
+    /// Every user's hash (what `tune-vhosts` balances).
+    users_hashes: Vec<u32>,
+    /// Per step (1-based index - 1): whether it was a paced flush.
+    flush_steps: Vec<bool>,
     backends: Vec<BackendInfo>,
     backend_host: Vec<HostId>,
     names: Vec<(String, crate::director::ip::HostIp)>,
@@ -192,6 +205,10 @@ impl<'a> Engine<'a> {
             now: 0,
             refresh_ms,
             effects: Vec::new(),
+            strategy: None,
+            strategy_started: false,
+            users_hashes: Vec::new(),
+            flush_steps: Vec::new(),
             backends,
             backend_host,
             names,
@@ -211,7 +228,12 @@ impl<'a> Engine<'a> {
     /// Runs the scenario to its end.
     pub(crate) fn run(mut self, obs: &mut dyn Observer) -> Result<RunResult, SimError> {
         let slots = self.users_slots();
+        self.users_hashes = slots.iter().map(|&s| self.dir.slot_hash(s)).collect();
         let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
+        if self.strategy.is_some() {
+            let at = self.offset + self.strategy_start_ms();
+            self.queue.push(at, Event::Step { index: STRATEGY_WAKE });
+        }
         self.refresh_shares(); // an imported status may change vhosts and states
         for u in initial_users {
             self.queue.push(
@@ -582,13 +604,23 @@ impl<'a> Engine<'a> {
             });
             return Ok(());
         }
+        if index == STRATEGY_WAKE {
+            return self.strategy_wake();
+        }
         let step = &self.scn.steps[index as usize];
+        let (run, inv) = (step.run.clone(), step.invocation.clone());
+        self.run_command(index as usize + 1, run, &inv)
+    }
+
+    /// Applies one doveadm command as step `number` and starts watching
+    /// for it to settle.
+    fn run_command(&mut self, number: usize, run: String, inv: &Invocation) -> Result<(), SimError> {
         self.step_base = (self.dir.counters().users_moved, self.kicked);
         let scn = self.scn;
         let fmt = scn.director.username_hash.clone();
-        let outcome: StepOutcome = steps::apply(&mut self.dir, &mut self.names, &step.invocation, &|| {
-            steps::population_names(scn, &fmt)
-        })?;
+        let outcome: StepOutcome =
+            steps::apply(&mut self.dir, &mut self.names, inv, &|| steps::population_names(scn, &fmt))?;
+        self.flush_steps.push(is_flush(inv));
         if let Some((name, ip)) = outcome.added
             && let Some(id) = self.dir.host_id(ip)
             && !self.backend_host.contains(&id)
@@ -601,10 +633,10 @@ impl<'a> Engine<'a> {
         }
         self.refresh_shares();
         self.current = Some(StepRecord {
-            index: index as usize + 1,
+            index: number,
             at_ms: self.now - self.offset,
             settled_ms: self.now - self.offset,
-            command: step.run.clone(),
+            command: run,
             moved: 0,
             kicked: 0,
             output: outcome.output,
@@ -612,6 +644,55 @@ impl<'a> Engine<'a> {
             rows: Vec::new(),
             doveadm: String::new(),
         });
+        Ok(())
+    }
+
+    /// Installs a strategy; it starts when the scenario's first step would
+    /// (its `at`, or t=0).
+    pub(crate) fn set_strategy(&mut self, s: Box<dyn Strategy>) {
+        self.strategy = Some(s);
+    }
+
+    fn strategy_start_ms(&self) -> u64 {
+        match self.scn.steps.first().map(|s| &s.timing) {
+            Some(StepTiming::At(t)) => *t,
+            _ => 0,
+        }
+    }
+
+    /// Asks the strategy what to do now.
+    fn strategy_wake(&mut self) -> Result<(), SimError> {
+        self.strategy_started = true;
+        if self.steps_done.len() > MAX_STRATEGY_COMMANDS {
+            return Err(SimError::BadInput(format!(
+                "the strategy issued more than {MAX_STRATEGY_COMMANDS} commands; stopped"
+            )));
+        }
+        let rows = self.rows();
+        let view = View {
+            now_ms: self.now - self.offset,
+            rows: &rows,
+            backends: &self.backends,
+            hosts: &self.backend_host,
+            dir: &self.dir,
+            users: &self.users_hashes,
+        };
+        let mut s = self.strategy.take().expect("strategy set");
+        let action = s.next(&view);
+        self.strategy = Some(s);
+        match action {
+            Action::Run(line) => match crate::director::doveadm::parse_line(&line) {
+                Ok(inv) => {
+                    let n = self.steps_done.len();
+                    self.run_command(n, line, &inv)?;
+                }
+                Err(e) => {
+                    return Err(SimError::Internal(format!("strategy produced an invalid command {line:?}: {e}")));
+                }
+            },
+            Action::Wait(ms) => self.queue.push(self.now + ms.max(1), Event::Step { index: STRATEGY_WAKE }),
+            Action::Done => {}
+        }
         Ok(())
     }
 
@@ -625,7 +706,7 @@ impl<'a> Engine<'a> {
         if rec.index > 0 {
             rec.moved = self.dir.counters().users_moved - self.step_base.0;
             rec.kicked = self.kicked - self.step_base.1;
-            if is_flush(&self.scn.steps[rec.index - 1].invocation) {
+            if self.flush_steps.get(rec.index - 1).copied().unwrap_or(false) {
                 self.summary
                     .flush_durations
                     .push((rec.index, rec.settled_ms - rec.at_ms));
@@ -634,6 +715,13 @@ impl<'a> Engine<'a> {
         rec.rows = self.rows();
         rec.doveadm = self.status_text();
         self.steps_done.push(rec);
+        if self.strategy.is_some() {
+            // Strategies decide the next command once this one settled.
+            if self.steps_done.len() > 1 || self.strategy_started {
+                self.queue.push(self.now, Event::Step { index: STRATEGY_WAKE });
+            }
+            return;
+        }
         if self.next_step < self.scn.steps.len() {
             let at = match self.scn.steps[self.next_step].timing {
                 StepTiming::At(t) => (self.offset + t).max(self.now),

@@ -40,17 +40,20 @@ pub struct Quiet;
 impl Observer for Quiet {}
 
 /// How to run.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// The RNG seed.
     pub seed: u64,
     /// Verify the engine's invariants after every event (slow).
     pub check: bool,
+    /// A strategy instead of the scenario's steps (`None` or `scripted`:
+    /// the steps).
+    pub strategy: Option<crate::strategy::StrategySpec>,
 }
 
 /// Simulates `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, observer: &mut dyn Observer) -> Result<RunResult, SimError> {
-    run_with(scenario, RunOptions { seed, check: false }, observer)
+    run_with(scenario, RunOptions { seed, ..RunOptions::default() }, observer)
 }
 
 /// Simulates `scenario` with explicit options.
@@ -61,5 +64,8 @@ pub fn run_with(
 ) -> Result<RunResult, SimError> {
     let mut e = engine::Engine::new(scenario, opts.seed)?;
     e.check = opts.check;
+    if let Some(s) = opts.strategy.as_ref().and_then(|s| s.build()) {
+        e.set_strategy(s);
+    }
     e.run(observer)
 }
