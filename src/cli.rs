@@ -47,6 +47,59 @@ Examples:
         #[arg(long)]
         no_charts: bool,
     },
+    /// Compare rebalancing strategies (and placement algorithms) over many seeds.
+    #[command(after_help = "\
+Strategies: scripted (the scenario's steps), none, flush-all, documented,
+drain-overloaded, move-greedy, tune-vhosts; parameters as
+NAME:tolerance=0.1,pause=1m,max-parallel=N. Placements: dovecot (default),
+dovecot-2.2-modulo, jump, rendezvous, maglev, bounded-load[:C].
+
+Writes compare.txt, compare.csv, compare-timeseries.csv, compare-summary.csv,
+compare-study.txt, charts and compare.html into output/<scenario>/compare/
+(or -o DIR). A shard writes only its runs; --merge combines shard directories
+into exactly what one machine would have written.
+
+Examples:
+  dirsim compare scenarios/documented-procedure.toml --strategy documented \\
+      --strategy flush-all --strategy drain-overloaded --replications 20
+  dirsim compare scenarios/add-backend.toml --strategy flush-all \\
+      --placement dovecot --placement rendezvous --replications 10
+  dirsim compare S.toml --strategy flush-all --replications 100 --shard 3/10 -o shard3
+  dirsim compare --merge shard1 shard2 shard3 -o merged")]
+    Compare {
+        /// Scenario file (TOML). Default: the bundled documented procedure.
+        scenario: Option<PathBuf>,
+        /// A strategy (repeatable), NAME[:key=value,...].
+        #[arg(long = "strategy", value_name = "STRATEGY")]
+        strategies: Vec<String>,
+        /// A placement algorithm (repeatable). Default: dovecot.
+        #[arg(long = "placement", value_name = "PLACEMENT")]
+        placements: Vec<String>,
+        /// Seeds per (strategy, placement) pair.
+        #[arg(long, default_value_t = 10)]
+        replications: u32,
+        /// Threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// First seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Imbalance within 1 + TOLERANCE counts as balanced.
+        #[arg(long, default_value_t = 0.1)]
+        tolerance: f64,
+        /// Run only slice I of N of the replications (1-based), e.g. 3/10.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Merge shard directories instead of running.
+        #[arg(long, num_args = 1.., value_name = "DIR", conflicts_with_all = ["shard", "scenario"])]
+        merge: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Skip charts and compare.html.
+        #[arg(long)]
+        no_charts: bool,
+    },
     /// Check a scenario file without running it.
     #[command(after_help = "Example:\n  dirsim validate scenarios/diurnal.toml")]
     Validate {

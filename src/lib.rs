@@ -7,6 +7,7 @@
 //! - [`map`]: `dirsim map`, the ring lookup for a list of users.
 //! - [`scenario`]: inputs (durations).
 
+pub mod compare;
 pub mod director;
 pub mod map;
 pub mod report;

@@ -2,6 +2,7 @@
 //! exit codes (0 ok, 2 bad input, 1 anything else).
 
 mod cli;
+mod compare_cmd;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -48,6 +49,37 @@ fn main() -> ExitCode {
             no_charts,
         } => run(scenario, out, seed, format, check, !no_charts),
         Cmd::Validate { scenario } => validate(&scenario),
+        Cmd::Compare {
+            scenario,
+            strategies,
+            placements,
+            replications,
+            jobs,
+            seed,
+            tolerance,
+            shard,
+            merge,
+            out,
+            no_charts,
+        } => {
+            if merge.is_empty() {
+                let args = compare_cmd::CompareArgs {
+                    scenario,
+                    strategies,
+                    placements,
+                    replications,
+                    jobs,
+                    seed,
+                    tolerance,
+                    shard,
+                    out,
+                    charts: !no_charts,
+                };
+                compare_cmd::compare(args)
+            } else {
+                compare_cmd::merge(&merge, out, !no_charts)
+            }
+        }
         Cmd::Shell { file, columns, start } => shell(file, columns, &start),
         Cmd::Map {
             hosts,

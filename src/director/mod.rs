@@ -30,6 +30,7 @@ pub mod hash;
 pub mod host;
 pub mod ip;
 mod moves;
+pub mod placement;
 pub mod print;
 mod requests;
 pub mod ring;
@@ -41,6 +42,7 @@ use std::collections::VecDeque;
 use self::hash::HashFormat;
 use self::host::{DEFAULT_VHOSTS, Host};
 use self::ip::HostIp;
+use self::placement::{Placement, Table};
 use self::ring::{Point, Ring};
 use self::timers::{TimerKind, Timers};
 use self::users::{NIL, NO_HOST, Records};
@@ -81,6 +83,11 @@ pub struct Settings {
     /// Round trip of a kick through the login processes, in ms. Not a
     /// Dovecot setting: the real value depends on the deployment (spec §11).
     pub kick_latency_ms: u64,
+    /// Which function places a user without a record (new logins, flush,
+    /// the `Hashed:` of `status <user>`). Not a Dovecot setting: Dovecot 2.3
+    /// is [`Placement::Dovecot`], the default; the others are what-if
+    /// studies (see [`placement`]).
+    pub placement: Placement,
 }
 
 impl Default for Settings {
@@ -92,6 +99,7 @@ impl Default for Settings {
             max_parallel_kicks: 100,
             username_hash: HashFormat::default(),
             kick_latency_ms: 0,
+            placement: Placement::Dovecot,
         }
     }
 }
@@ -186,6 +194,8 @@ pub struct Counters {
 struct Tag {
     name: Box<str>,
     ring: Ring<HostId>,
+    /// The non-Dovecot placement's table, rebuilt with the ring.
+    placed: Table,
     /// Whether a host ever had this tag (`mail_tag_find` only sees those).
     materialized: bool,
 }
@@ -473,6 +483,7 @@ impl Director {
         self.tags.push(Tag {
             name: name.into(),
             ring: Ring::default(),
+            placed: Table::default(),
             materialized: false,
         });
         let id = TagId((self.tags.len() - 1) as u16);
@@ -517,16 +528,26 @@ impl Director {
             let hosts = &self.hosts;
             self.tags[t].ring =
                 Ring::from_points(pts, |a, b| hosts[a.0 as usize].ip.cmp(&hosts[b.0 as usize].ip));
+            if self.settings.placement != Placement::Dovecot {
+                self.tags[t].placed =
+                    Table::build(self.settings.placement, TagId(t as u16), &self.hosts, &self.order);
+            }
         }
     }
 
-    /// `mail_host_get_by_hash`: the ring's answer for a user (no records).
+    /// `mail_host_get_by_hash`: where a user without a record goes. The
+    /// ring's answer with the default [`Placement::Dovecot`], else the
+    /// configured placement's ([`Settings::placement`]).
     pub fn hashed_host(&mut self, tag: TagId, hash: u32) -> Option<HostId> {
         if !self.tags[tag.0 as usize].materialized {
             return None;
         }
         self.rebuild_rings();
-        self.tags[tag.0 as usize].ring.lookup(hash)
+        let t = &self.tags[tag.0 as usize];
+        match self.settings.placement {
+            Placement::Dovecot => t.ring.lookup(hash),
+            _ => t.placed.lookup(&t.ring, &self.hosts, hash),
+        }
     }
 
     /// The live ring of a tag (rebuilt if hosts changed).

@@ -318,7 +318,7 @@ impl<'a> Charts<'a> {
         let fair_segments = |b: usize| {
             self.segments(|i, s| {
                 let (r, m) = (row(s, b)?, mean(i, s)?);
-                let fair = total(s) as f64 * r.vhost_share;
+                let fair = total(s) as f64 * r.capacity_share;
                 ((fair - m).abs() > 1e-6 * m.max(1.0)).then_some(fair)
             })
         };
@@ -437,7 +437,7 @@ impl<'a> Charts<'a> {
                     continue;
                 };
                 let x0 = g as f64 + 0.1 + k as f64 * width;
-                let fair = total as f64 * r.vhost_share;
+                let fair = total as f64 * r.capacity_share;
                 bars.push((b, [(x0, 0.0), (x0 + width, r.users as f64)], fair));
             }
         }

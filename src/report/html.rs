@@ -253,7 +253,7 @@ fn write_step(r: &RunResult, s: &StepRecord, h: &mut String) {
             row.users,
             row.connections,
             row.hash_share * 100.0,
-            total as f64 * row.vhost_share
+            total as f64 * row.capacity_share
         );
     }
     let n = live.len().max(1) as f64;

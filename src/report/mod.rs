@@ -3,6 +3,7 @@
 //! [`write_outputs`] touches the file system.
 
 pub mod charts;
+pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod table;

@@ -99,6 +99,11 @@ pub struct Backend {
     pub tag: String,
     /// `down` (default false): the backend starts marked down.
     pub down: bool,
+    /// `capacity` (default: `vhosts`, or 100 when `vhosts` is 0): the
+    /// backend's intended weight, what imbalance and fair shares are measured
+    /// against. Vhost counts are a routing knob strategies turn (to 0 while
+    /// draining, to tuned values); capacity is what the backend can carry.
+    pub capacity: u32,
 }
 
 /// `[workload]`: the users and their sessions.

@@ -51,6 +51,7 @@ pub(crate) struct RawBackend {
     pub vhosts: Option<Spanned<i64>>,
     pub tag: Option<String>,
     pub down: Option<bool>,
+    pub capacity: Option<Spanned<i64>>,
 }
 
 /// `[workload]`.

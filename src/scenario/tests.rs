@@ -475,7 +475,8 @@ run = "doveadm -f tab director status"
             ip: "10.0.0.1".parse().unwrap(),
             vhosts: 0,
             tag: "east".into(),
-            down: true
+            down: true,
+            capacity: 100,
         }
     );
     assert_eq!(

@@ -216,12 +216,18 @@ fn backends(src: &Source<'_>, raw: &[Spanned<RawBackend>]) -> Result<Vec<Backend
             Some(v) => int_in(src, v, &f("vhosts"), 0, MAX_VHOSTS)?,
             None => 100,
         };
+        let capacity = match &b.capacity {
+            Some(c) => int_in(src, c, &f("capacity"), 1, MAX_VHOSTS)?,
+            None if vhosts > 0 => vhosts,
+            None => 100,
+        };
         out.push(Backend {
             name: n.clone(),
             ip,
             vhosts,
             tag: b.tag.clone().unwrap_or_default(),
             down: b.down.unwrap_or(false),
+            capacity,
         });
     }
     if out.is_empty() {

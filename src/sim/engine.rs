@@ -116,6 +116,9 @@ pub(crate) struct Engine<'a> {
     flush_steps: Vec<bool>,
     backends: Vec<BackendInfo>,
     backend_host: Vec<HostId>,
+    /// Per backend: its capacity (scenario `capacity`; for backends a step
+    /// adds, their vhosts, or 100).
+    capacity: Vec<u32>,
     names: Vec<(String, crate::director::ip::HostIp)>,
     shares: Vec<(f64, f64)>,
     current: Option<StepRecord>,
@@ -211,6 +214,7 @@ impl<'a> Engine<'a> {
             flush_steps: Vec::new(),
             backends,
             backend_host,
+            capacity: scn.backends.iter().map(|b| b.capacity).collect(),
             names,
             shares: Vec::new(),
             current: None,
@@ -230,7 +234,8 @@ impl<'a> Engine<'a> {
         let slots = self.users_slots();
         self.users_hashes = slots.iter().map(|&s| self.dir.slot_hash(s)).collect();
         let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
-        if self.strategy.is_some() {
+        if self.strategy.is_some() && self.strategy_start_ms() > 0 {
+            // (Starting at t=0: woken once the start is recorded, below.)
             let at = self.offset + self.strategy_start_ms();
             self.queue.push(at, Event::Step { index: STRATEGY_WAKE });
         }
@@ -630,6 +635,8 @@ impl<'a> Engine<'a> {
                 ip: ip.to_string(),
             });
             self.backend_host.push(id);
+            let v = self.dir.host(id).vhosts();
+            self.capacity.push(if v > 0 { v } else { 100 });
         }
         self.refresh_shares();
         self.current = Some(StepRecord {
@@ -669,6 +676,8 @@ impl<'a> Engine<'a> {
             )));
         }
         let rows = self.rows();
+        let population = &self.scn.workload.users;
+        let names = |i: usize| population.name(i);
         let view = View {
             now_ms: self.now - self.offset,
             rows: &rows,
@@ -676,6 +685,7 @@ impl<'a> Engine<'a> {
             hosts: &self.backend_host,
             dir: &self.dir,
             users: &self.users_hashes,
+            names: &names,
         };
         let mut s = self.strategy.take().expect("strategy set");
         let action = s.next(&view);
@@ -717,7 +727,7 @@ impl<'a> Engine<'a> {
         self.steps_done.push(rec);
         if self.strategy.is_some() {
             // Strategies decide the next command once this one settled.
-            if self.steps_done.len() > 1 || self.strategy_started {
+            if self.steps_done.len() > 1 || self.strategy_started || self.strategy_start_ms() == 0 {
                 self.queue.push(self.now, Event::Step { index: STRATEGY_WAKE });
             }
             return;
@@ -745,6 +755,19 @@ impl<'a> Engine<'a> {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
+    /// Backend `i`'s capacity over the capacity of live, up backends.
+    fn capacity_share(&self, i: usize) -> f64 {
+        let serving = |j: usize| {
+            let h = self.dir.host(self.backend_host[j]);
+            !h.is_removed() && !h.is_down()
+        };
+        if !serving(i) {
+            return 0.0;
+        }
+        let total: u64 = (0..self.backend_host.len()).filter(|&j| serving(j)).map(|j| self.capacity[j] as u64).sum();
+        if total == 0 { 0.0 } else { self.capacity[i] as f64 / total as f64 }
+    }
+
     fn refresh_shares(&mut self) {
         self.shares = steps::shares(&mut self.dir, &self.backend_host);
     }
@@ -764,6 +787,7 @@ impl<'a> Engine<'a> {
                     connections: self.conns_per_host.get(id.0 as usize).copied().unwrap_or(0),
                     hash_share: self.shares.get(i).map_or(0.0, |s| s.0),
                     vhost_share: self.shares.get(i).map_or(0.0, |s| s.1),
+                    capacity_share: self.capacity_share(i),
                 }
             })
             .collect()

@@ -29,6 +29,11 @@ pub struct BackendRow {
     pub hash_share: f64,
     /// `vhosts / Σ vhosts` over backends on the ring (0 when off it).
     pub vhost_share: f64,
+    /// The backend's share of the cluster's capacity (scenario `capacity`
+    /// over live, up backends): its fair share of users, what imbalance is
+    /// measured against. Unlike `vhost_share` it does not change when a
+    /// strategy turns vhosts to 0 or tunes them.
+    pub capacity_share: f64,
 }
 
 /// The state after one scenario step (index 0 is the start).
@@ -144,16 +149,16 @@ pub fn max_over_mean(rows: &[BackendRow]) -> f64 {
     max / (total as f64 / live.len() as f64)
 }
 
-/// Imbalance relative to vhost shares: max over backends on the ring of
-/// `users / (total × vhost_share)` (1.0 with no users).
+/// Imbalance relative to capacity: max over live, up backends of
+/// `users / (total × capacity_share)` (1.0 with no users).
 pub fn vhost_imbalance(rows: &[BackendRow]) -> f64 {
     let total: u64 = rows.iter().map(|r| r.users as u64).sum();
     if total == 0 {
         return 1.0;
     }
     rows.iter()
-        .filter(|r| r.vhost_share > 0.0)
-        .map(|r| r.users as f64 / (total as f64 * r.vhost_share))
+        .filter(|r| r.capacity_share > 0.0)
+        .map(|r| r.users as f64 / (total as f64 * r.capacity_share))
         .fold(0.0, f64::max)
 }
 
@@ -171,6 +176,7 @@ mod tests {
             connections: 0,
             hash_share: share,
             vhost_share: share,
+            capacity_share: share,
         }
     }
 

@@ -8,6 +8,10 @@
 //! scenario's `[[step]]` list.
 
 mod basic;
+mod documented;
+mod drain;
+mod greedy;
+mod tune;
 
 use std::fmt;
 
@@ -15,6 +19,10 @@ use crate::director::{Director, HostId};
 use crate::sim::{BackendInfo, BackendRow};
 
 pub use basic::{FlushAll, NoOp};
+pub use documented::Documented;
+pub use drain::DrainOverloaded;
+pub use greedy::MoveGreedy;
+pub use tune::TuneVhosts;
 
 /// What a strategy wants next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +51,8 @@ pub struct View<'a> {
     pub dir: &'a Director,
     /// The hash of every user of the workload (hash collisions included).
     pub users: &'a [u32],
+    /// User `i`'s name (`users[i]` is its hash): `move` takes a name.
+    pub names: &'a dyn Fn(usize) -> String,
 }
 
 impl View<'_> {
@@ -56,9 +66,9 @@ impl View<'_> {
         self.rows.iter().filter(|r| !r.removed).map(|r| r.users as u64).sum()
     }
 
-    /// A backend's fair share of users: total × its vhost share.
+    /// A backend's fair share of users: total × its capacity share.
     pub fn fair_share(&self, b: usize) -> f64 {
-        self.total_users() as f64 * self.rows[b].vhost_share
+        self.total_users() as f64 * self.rows[b].capacity_share
     }
 
     /// Imbalance the way metrics define it (max users / fair share).
@@ -195,15 +205,14 @@ impl StrategySpec {
             "scripted" => None,
             "none" => Some(Box::new(NoOp)),
             "flush-all" => Some(Box::new(FlushAll::new(p))),
-            other => unreachable_strategy(other, p),
+            "documented" => Some(Box::new(Documented::new(p))),
+            "drain-overloaded" => Some(Box::new(DrainOverloaded::new(p))),
+            "move-greedy" => Some(Box::new(MoveGreedy::new(p))),
+            "tune-vhosts" => Some(Box::new(TuneVhosts::new(p))),
+            // Names are checked when parsed; a hand-built unknown one does nothing.
+            _ => Some(Box::new(NoOp)),
         }
     }
-}
-
-fn unreachable_strategy(name: &str, p: Params) -> Option<Box<dyn Strategy>> {
-    // Strategies implemented in their own modules are wired here.
-    let _ = (name, p);
-    Some(Box::new(NoOp))
 }
 
 #[cfg(test)]

@@ -103,14 +103,23 @@ pub fn run_both(script: &str) -> Vec<Mismatch> {
     };
     for (i, line) in script.lines().enumerate() {
         let is_wait = line.trim_start().starts_with("wait ");
+        let is_login = line.trim_start().starts_with("login ");
         let is_command = !(is_setting(line) || line.trim().is_empty() || line.trim_start().starts_with('#'));
-        if is_command {
-            catch_up(&mut sim, real_ms());
+        let t0 = real_ms();
+        if is_command && !is_login {
+            catch_up(&mut sim, t0);
         }
         let real_out = real.run_line(line);
+        let t1 = real_ms();
         if is_wait {
-            catch_up(&mut sim, real_ms());
+            catch_up(&mut sim, t1);
             continue;
+        }
+        if is_login {
+            // The director stamps a login's record when the request arrives,
+            // somewhere inside the real line: for a quick login its middle;
+            // for one the director held (a user being moved), its start.
+            catch_up(&mut sim, if t1 - t0 < 500 { (t0 + t1) / 2 } else { t0 });
         }
         let before = buf.0.borrow().len();
         let r = sim.execute(line);

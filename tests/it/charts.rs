@@ -100,12 +100,20 @@ fn charts_are_1200x700_pngs_and_svgs_with_text() {
     run_to(t.path(), &[]);
     check_charts(t.path());
     let texts = svg_texts(&String::from_utf8(read(t.path(), "users.svg")).unwrap());
-    for label in ["update 02→0", "update 03→100", "mean", "fair share"] {
+    // Equal capacities: the fair share is the mean, so no fair-share lines.
+    for label in ["update 02→0", "update 03→100", "mean"] {
         assert!(
             texts.iter().any(|t| t == label),
             "users.svg lacks {label:?}: {texts:?}"
         );
     }
+    assert!(!texts.iter().any(|t| t == "fair share"), "{texts:?}");
+    // Unequal capacities (backend-maintenance takes one backend down): the
+    // fair share differs from the mean, and is drawn.
+    let m = t.path().join("maint");
+    dirsim().args(["run", "scenarios/backend-maintenance.toml", "-o"]).arg(&m).output().unwrap();
+    let texts = svg_texts(&String::from_utf8(read(&m, "users.svg")).unwrap());
+    assert!(texts.iter().any(|t| t == "fair share"), "maintenance users.svg: {texts:?}");
 }
 
 #[test]

@@ -5,4 +5,5 @@ mod map;
 mod procedure;
 mod run;
 mod shell;
+mod strategies;
 mod util;
