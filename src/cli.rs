@@ -43,6 +43,14 @@ Examples:
         /// Verify the engine's invariants after every event (slower).
         #[arg(long)]
         check: bool,
+        /// Let a strategy choose the commands instead of the scenario's steps
+        /// (see `dirsim compare --help`).
+        #[arg(long, value_name = "STRATEGY")]
+        strategy: Option<String>,
+        /// Replace the director's ring lookup (what-if): dovecot (default),
+        /// dovecot-2.2-modulo, jump, rendezvous, maglev, bounded-load[:C].
+        #[arg(long, value_name = "PLACEMENT")]
+        placement: Option<String>,
         /// Skip the charts (PNG, SVG) and report.html, for speed.
         #[arg(long)]
         no_charts: bool,

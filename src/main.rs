@@ -47,7 +47,9 @@ fn main() -> ExitCode {
             format,
             check,
             no_charts,
-        } => run(scenario, out, seed, format, check, !no_charts),
+            strategy,
+            placement,
+        } => run(RunArgs { path: scenario, out, seed, format, check, charts: !no_charts, strategy, placement }),
         Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Compare {
             scenario,
@@ -179,21 +181,34 @@ impl dirsim::sim::Observer for Progress {
     }
 }
 
-fn run(
+/// `dirsim run`'s arguments.
+struct RunArgs {
     path: Option<std::path::PathBuf>,
     out: Option<std::path::PathBuf>,
     seed: Option<u64>,
     format: TableFormatArg,
     check: bool,
     charts: bool,
-) -> Result<(), Failure> {
-    let scenario = load_scenario(path.as_deref())?;
+    strategy: Option<String>,
+    placement: Option<String>,
+}
+
+fn run(a: RunArgs) -> Result<(), Failure> {
+    let RunArgs { path, out, seed, format, check, charts, strategy, placement } = a;
+    let mut scenario = load_scenario(path.as_deref())?;
+    let strategy = strategy
+        .map(|s| s.parse::<dirsim::strategy::StrategySpec>().map_err(|e| Failure::BadInput(format!("--strategy: {e}"))))
+        .transpose()?;
+    if let Some(p) = placement {
+        scenario.director.placement = dirsim::director::placement::Placement::parse(&p)
+            .map_err(|e| Failure::BadInput(format!("--placement: {e}")))?;
+    }
     let seed = seed.unwrap_or(scenario.seed);
     let mut progress = Progress {
         bar: None,
         started: std::time::Instant::now(),
     };
-    let opts = dirsim::sim::RunOptions { seed, check, strategy: None };
+    let opts = dirsim::sim::RunOptions { seed, check, strategy };
     let result = dirsim::sim::run_with(&scenario, opts, &mut progress).map_err(|e| match e {
         dirsim::sim::SimError::BadInput(m) => Failure::BadInput(m),
         other => Failure::Other(other.to_string()),

@@ -1,6 +1,7 @@
 //! dirsim's integration tests: one binary, one module per area.
 
 mod charts;
+mod compare;
 mod map;
 mod procedure;
 mod run;
