@@ -4,8 +4,8 @@
 //! DejaVu Sans through plotters' ab_glyph support, so no system font is
 //! needed and the output depends only on the [`RunResult`].
 
-mod labels;
-mod layout;
+pub(crate) mod labels;
+pub(crate) mod layout;
 
 use std::error::Error;
 use std::io::{self, Write};
@@ -32,21 +32,21 @@ pub const HEIGHT: u32 = 700;
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 const FAMILY: &str = "sans-serif";
-const TITLE_H: i32 = 48;
+pub(crate) const TITLE_H: i32 = 48;
 const BAND_MAX: i32 = 160;
 const BAND_GAP: i32 = 14;
 const LABEL_GAP: f64 = 19.0;
 /// Font sizes (px): title, axis descriptions, tick labels, legend, step labels.
-const TITLE_FONT: f64 = 26.0;
-const DESC_FONT: f64 = 18.0;
-const TICK_FONT: f64 = 16.0;
-const LEGEND_FONT: f64 = 16.0;
+pub(crate) const TITLE_FONT: f64 = 26.0;
+pub(crate) const DESC_FONT: f64 = 18.0;
+pub(crate) const TICK_FONT: f64 = 16.0;
+pub(crate) const LEGEND_FONT: f64 = 16.0;
 const STEP_FONT: f64 = 15.0;
-const GRID: RGBColor = RGBColor(222, 222, 222);
+pub(crate) const GRID: RGBColor = RGBColor(222, 222, 222);
 const MARKER: RGBColor = RGBColor(150, 150, 150);
-const MEAN: RGBColor = RGBColor(90, 90, 90);
+pub(crate) const MEAN: RGBColor = RGBColor(90, 90, 90);
 
-type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+pub(crate) type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 /// Polylines (a series broken where it has no value).
 type Lines = Vec<Vec<(f64, f64)>>;
 /// (backend, bar corners, fair share).
@@ -101,6 +101,14 @@ impl Chart {
     }
 }
 
+/// Registers the bundled font under [`FAMILY`] (once per process).
+pub(crate) fn register_font() {
+    REGISTER.call_once(|| {
+        // A failure shows as a FontUnavailable error when drawing.
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
+    });
+}
+
 /// Backend `b`'s row in `s` unless it is removed (or not added yet).
 fn row(s: &Sample, b: usize) -> Option<&BackendRow> {
     let r = s.rows.get(b).filter(|r| r.backend == b);
@@ -109,7 +117,7 @@ fn row(s: &Sample, b: usize) -> Option<&BackendRow> {
 }
 
 /// Thins a polyline to first/min/max/last per `per` points (keeps spikes).
-fn m4(pts: Vec<(f64, f64)>, per: usize) -> Vec<(f64, f64)> {
+pub(crate) fn m4(pts: Vec<(f64, f64)>, per: usize) -> Vec<(f64, f64)> {
     if per <= 1 {
         return pts;
     }
@@ -156,10 +164,7 @@ pub struct Charts<'a> {
 impl<'a> Charts<'a> {
     /// Prepares `r` for drawing.
     pub fn new(r: &'a RunResult) -> Self {
-        REGISTER.call_once(|| {
-            // A failure shows as a FontUnavailable error when drawing.
-            let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
-        });
+        register_font();
         let n = r.backends.len();
         let mut live = vec![false; n];
         let rows = r

@@ -10,7 +10,9 @@
 //! else is normalised (both print at 80 columns, stdout piped). Scripts
 //! avoid checking state within a few hundred ms of an event that real time
 //! cannot place exactly (a keep-alive `user_expire/2` after a login, the end
-//! of a move 2 s after it started).
+//! of a move 2 s after it started). On a loaded machine a real login can
+//! still land one second after its simulated twin; dates one second apart
+//! are therefore accepted (and reported on stderr), nothing more.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -132,7 +134,10 @@ pub fn run_both(script: &str) -> Vec<Mismatch> {
         } else {
             (real_out, sim_out)
         };
-        if real_out != sim_out {
+        let differs = real_out != sim_out;
+        if differs && same_but_jitter(&real_out, &sim_out, is_map(line)) {
+            eprintln!("line {}: {line}: dates differ by one second (real-time jitter); accepted", i + 1);
+        } else if differs {
             mismatches.push(Mismatch {
                 line_no: i + 1,
                 line: line.to_string(),
@@ -174,6 +179,64 @@ fn order_ties(out: &str) -> String {
         i = j;
     }
     res.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Whether two outputs differ only by dates one second apart (a real
+/// login stamped just across a second boundary from its simulated twin, on
+/// a loaded machine). For `map` listings the rows are also compared as a
+/// set, since such a row then sorts into a neighbouring run.
+fn same_but_jitter(real: &str, sim: &str, is_map: bool) -> bool {
+    let mut r: Vec<&str> = real.lines().collect();
+    let mut s: Vec<&str> = sim.lines().collect();
+    if r.len() != s.len() {
+        return false;
+    }
+    if is_map && !r.is_empty() {
+        r[1..].sort_unstable_by_key(|l| l.split_whitespace().next());
+        s[1..].sort_unstable_by_key(|l| l.split_whitespace().next());
+    }
+    r.iter().zip(&s).all(|(a, b)| a == b || line_within_a_second(a, b))
+}
+
+/// Same line but for `YYYY-MM-DD HH:MM:SS` dates at most 1 s apart.
+fn line_within_a_second(a: &str, b: &str) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < ab.len() {
+        if ab[i] == bb[i] {
+            i += 1;
+            continue;
+        }
+        // Find the date that contains position i in both lines.
+        let start = (0..=i).rev().find(|&k| k + 19 <= ab.len() && is_date(&a[k..k + 19]) && k + 19 > i);
+        let Some(k) = start else { return false };
+        if !is_date(&b[k..k + 19]) {
+            return false;
+        }
+        let (ta, tb) = (
+            dirsim::director::format::parse_unixdate(&a[k..k + 19]),
+            dirsim::director::format::parse_unixdate(&b[k..k + 19]),
+        );
+        match (ta, tb) {
+            (Some(x), Some(y)) if (x - y).abs() <= 1 => i = k + 19,
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 fn is_setting(line: &str) -> bool {

@@ -2,6 +2,7 @@
 
 mod charts;
 mod compare;
+mod compare_report;
 mod map;
 mod procedure;
 mod run;

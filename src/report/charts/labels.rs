@@ -94,7 +94,7 @@ pub(super) fn truncate_chars(s: &str, n: usize) -> String {
 }
 
 /// Time-axis ticks: a round step giving at most 12 intervals.
-pub(super) fn time_ticks(end_s: f64) -> (Vec<f64>, u64) {
+pub(crate) fn time_ticks(end_s: f64) -> (Vec<f64>, u64) {
     const STEPS: [u64; 21] = [
         1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
         172_800, 604_800, 2_592_000,
@@ -112,7 +112,7 @@ pub(super) fn time_ticks(end_s: f64) -> (Vec<f64>, u64) {
 }
 
 /// `hh:mm` (`hh:mm:ss` for ticks under a minute apart), `Nd hh:mm` past a day.
-pub(super) fn time_label(s: u64, step: u64) -> String {
+pub(crate) fn time_label(s: u64, step: u64) -> String {
     let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     let hm = if step < 60 {
         format!("{h:02}:{m:02}:{sec:02}")
@@ -122,7 +122,7 @@ pub(super) fn time_label(s: u64, step: u64) -> String {
     if d > 0 { format!("{d}d {hm}") } else { hm }
 }
 
-pub(super) fn count_label(v: &f64) -> String {
+pub(crate) fn count_label(v: &f64) -> String {
     if (v - v.round()).abs() < 1e-6 {
         format!("{v:.0}")
     } else {

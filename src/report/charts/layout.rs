@@ -14,12 +14,12 @@ use super::{BAND_GAP, FAMILY, HEIGHT, LABEL_GAP, LEGEND_FONT, MARKER, Res, STEP_
 
 /// An f64 axis with the ticks given (plotters' `WithKeyPoints` has no label
 /// formatter for f64).
-pub(super) struct Ticked {
+pub(crate) struct Ticked {
     inner: RangedCoordf64,
     ticks: Vec<f64>,
 }
 
-pub(super) fn ticked(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
+pub(crate) fn ticked(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
     Ticked {
         inner: range.into(),
         ticks,
@@ -44,12 +44,12 @@ impl Ranged for Ticked {
     }
 }
 
-pub(super) fn font(size: f64) -> TextStyle<'static> {
+pub(crate) fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FAMILY, size).into_font()).color(&BLACK)
 }
 
 /// Width in pixels of `text` at `size` (0 if the font is missing).
-pub(super) fn text_width(text: &str, size: f64) -> i32 {
+pub(crate) fn text_width(text: &str, size: f64) -> i32 {
     (FAMILY, size)
         .into_font()
         .box_size(text)
@@ -57,7 +57,7 @@ pub(super) fn text_width(text: &str, size: f64) -> i32 {
 }
 
 /// `text`, cut with `…` to fit `max` pixels.
-pub(super) fn fit(text: &str, size: f64, max: i32) -> String {
+pub(crate) fn fit(text: &str, size: f64, max: i32) -> String {
     let mut t = text.to_string();
     let mut n = t.chars().count();
     while n > 1 && text_width(&t, size) > max {
@@ -68,20 +68,22 @@ pub(super) fn fit(text: &str, size: f64, max: i32) -> String {
 }
 
 /// What a legend line shows.
-pub(super) enum Key {
+pub(crate) enum Key {
     Line(RGBColor),
     Dashed(RGBColor),
     /// Dashes in the first backends' colours: "each backend's own".
     DashedMany,
     Bar(RGBColor),
+    /// A filled dot (a point of a scatter chart).
+    Point(RGBColor),
 }
 
-pub(super) struct Entry {
+pub(crate) struct Entry {
     key: Key,
     label: String,
 }
 
-pub(super) fn entry(key: Key, label: &str) -> Entry {
+pub(crate) fn entry(key: Key, label: &str) -> Entry {
     Entry {
         key,
         label: label.to_string(),
@@ -91,8 +93,15 @@ pub(super) fn entry(key: Key, label: &str) -> Entry {
 /// Height of a legend line.
 const ROW_H: i32 = 22;
 
-/// (columns, rows, column width) of a legend: up to 3 columns at the right.
-fn legend_layout(entries: &[Entry]) -> (i32, i32, i32) {
+/// Legend lines in one column.
+pub(crate) const LEGEND_ROWS: usize = ((HEIGHT as i32 - TITLE_H - 30) / ROW_H) as usize;
+
+/// The widest legend text (px) unless a chart asks for another.
+const LEGEND_TEXT: i32 = 150;
+
+/// (columns, rows, column width) of a legend: up to 3 columns at the right,
+/// texts cut to `max_text` pixels.
+fn legend_layout(entries: &[Entry], max_text: i32) -> (i32, i32, i32) {
     let rows = (HEIGHT as i32 - TITLE_H - 30) / ROW_H;
     let cols = ((entries.len() as i32 + rows - 1) / rows).clamp(1, 3);
     let text_w = entries
@@ -100,11 +109,16 @@ fn legend_layout(entries: &[Entry]) -> (i32, i32, i32) {
         .map(|e| text_width(&e.label, LEGEND_FONT))
         .max()
         .unwrap_or(0);
-    (cols, rows, text_w.min(150) + 40)
+    (cols, rows, text_w.min(max_text) + 40)
 }
 
-pub(super) fn legend_width(entries: &[Entry]) -> i32 {
-    let (cols, _, w) = legend_layout(entries);
+pub(crate) fn legend_width(entries: &[Entry]) -> i32 {
+    legend_width_max(entries, LEGEND_TEXT)
+}
+
+/// [`legend_width`] with texts up to `max_text` pixels wide.
+pub(crate) fn legend_width_max(entries: &[Entry], max_text: i32) -> i32 {
+    let (cols, _, w) = legend_layout(entries, max_text);
     cols * w
 }
 
@@ -138,7 +152,7 @@ where
     Ok(())
 }
 
-pub(super) fn draw_legend<DB: DrawingBackend>(
+pub(crate) fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     entries: &[Entry],
     width: i32,
@@ -146,7 +160,20 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (cols, rows, col_w) = legend_layout(entries);
+    draw_legend_max(root, entries, width, LEGEND_TEXT)
+}
+
+/// [`draw_legend`] with texts up to `max_text` pixels wide.
+pub(crate) fn draw_legend_max<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    width: i32,
+    max_text: i32,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (cols, rows, col_w) = legend_layout(entries, max_text);
     let x0 = WIDTH as i32 - width - 6;
     let y0 = TITLE_H + 14;
     let cap = (cols * rows) as usize;
@@ -171,6 +198,7 @@ where
                     }
                 }
                 Key::Bar(c) => root.draw(&Rectangle::new([(x + 4, y - 7), (x + 24, y + 7)], c.filled()))?,
+                Key::Point(c) => root.draw(&Circle::new((x + 14, y), 6, c.filled()))?,
             }
         }
         root.draw(&Text::new(label, (x + 34, y), style.clone()))?;
