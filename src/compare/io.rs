@@ -145,17 +145,18 @@ pub fn parse_runs(runs_csv: &str, series_csv: &str, file: &Path) -> Result<Vec<R
             series: Vec::new(),
         });
     }
+    let index: rustc_hash::FxHashMap<(usize, u32), usize> =
+        out.iter().enumerate().map(|(i, m)| ((m.pair, m.replication), i)).collect();
     let mut t = csv::Reader::from_reader(series_csv.as_bytes());
     for rec in t.records() {
         let rec = rec.map_err(|e| err(0, e.to_string()))?;
         let line = rec.position().map_or(0, |p| p.line());
         let parse = |i: usize| rec.get(i).and_then(|v| v.parse::<f64>().ok()).ok_or_else(|| err(line, "bad field".into()));
         let (pair, rep) = (parse(0)? as usize, parse(1)? as u32);
-        let run = out
-            .iter_mut()
-            .find(|m| m.pair == pair && m.replication == rep)
+        let i = *index
+            .get(&(pair, rep))
             .ok_or_else(|| err(line, format!("samples of an unknown run (pair {pair}, replication {rep})")))?;
-        run.series.push((parse(2)?, parse(3)?));
+        out[i].series.push((parse(2)?, parse(3)?));
     }
     Ok(out)
 }
