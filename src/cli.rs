@@ -108,6 +108,55 @@ Examples:
         #[arg(long)]
         no_charts: bool,
     },
+    /// From a real cluster's status (and map) to a recommended doveadm script.
+    #[command(after_help = "\
+Imports doveadm director status (table, -f tab or JSON; required) and map
+output, simulates every candidate strategy from that state, keeps those that
+reach the target imbalance, ranks them by the objective, and prints the best
+one's doveadm commands (with IPs and waits) and the predicted tables.
+
+Examples:
+  doveadm director status > status.txt; doveadm director map -f users.txt > map.txt
+  dirsim plan --status status.txt --map map.txt --target 1.1
+  dirsim plan --status status.txt --objective kicked --emit-scenario plan.toml -o plan-out")]
+    Plan {
+        /// `doveadm director status` output.
+        #[arg(long, value_name = "FILE")]
+        status: PathBuf,
+        /// `doveadm director map` output.
+        #[arg(long, value_name = "FILE")]
+        map: Option<PathBuf>,
+        /// `ip=name` lines naming the backends.
+        #[arg(long, value_name = "FILE")]
+        names: Option<PathBuf>,
+        /// Final imbalance to reach (max over backends of users / fair share).
+        #[arg(long, default_value_t = 1.1)]
+        target: f64,
+        /// At most this many users moved.
+        #[arg(long)]
+        max_moved: Option<u64>,
+        /// What to minimise among the strategies that reach the target.
+        #[arg(long, value_enum, default_value_t = ObjectiveArg::Moved)]
+        objective: ObjectiveArg,
+        /// Candidate strategies (repeatable; default: all but scripted and none).
+        #[arg(long = "strategy", value_name = "STRATEGY")]
+        strategies: Vec<String>,
+        /// Seeds per candidate.
+        #[arg(long, default_value_t = 5)]
+        replications: u32,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A scenario whose [director] and [workload] to use (default: long-lived IMAP sessions).
+        #[arg(long, value_name = "SCENARIO")]
+        workload: Option<PathBuf>,
+        /// Write the plan as a scenario that `dirsim run` replays.
+        #[arg(long, value_name = "FILE")]
+        emit_scenario: Option<PathBuf>,
+        /// Write the best run's files, charts and plan.html here.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario file without running it.
     #[command(after_help = "Example:\n  dirsim validate scenarios/diurnal.toml")]
     Validate {
@@ -170,6 +219,13 @@ Examples:
         #[arg(long)]
         columns: Option<usize>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectiveArg {
+    Moved,
+    Kicked,
+    Time,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod director;
 pub mod map;
+pub mod plan;
 pub mod report;
 pub mod scenario;
 pub mod shell;

@@ -51,6 +51,40 @@ fn main() -> ExitCode {
             placement,
         } => run(RunArgs { path: scenario, out, seed, format, check, charts: !no_charts, strategy, placement }),
         Cmd::Validate { scenario } => validate(&scenario),
+        Cmd::Plan {
+            status,
+            map,
+            names,
+            target,
+            max_moved,
+            objective,
+            strategies,
+            replications,
+            seed,
+            workload,
+            emit_scenario,
+            out,
+        } => plan_cmd(
+            dirsim::plan::PlanRequest {
+                status,
+                map,
+                names,
+                target,
+                max_moved,
+                objective: match objective {
+                    cli::ObjectiveArg::Moved => dirsim::plan::Objective::Moved,
+                    cli::ObjectiveArg::Kicked => dirsim::plan::Objective::Kicked,
+                    cli::ObjectiveArg::Time => dirsim::plan::Objective::Time,
+                },
+                strategies: Vec::new(),
+                replications,
+                seed,
+                workload,
+            },
+            strategies,
+            emit_scenario,
+            out,
+        ),
         Cmd::Compare {
             scenario,
             strategies,
@@ -143,6 +177,46 @@ fn load_scenario(path: Option<&std::path::Path>) -> Result<dirsim::scenario::Sce
         None => dirsim::scenario::parse(DEFAULT_SCENARIO, std::path::Path::new(DEFAULT_SCENARIO_PATH)),
     };
     r.map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+fn plan_cmd(
+    mut req: dirsim::plan::PlanRequest,
+    strategies: Vec<String>,
+    emit: Option<std::path::PathBuf>,
+    out: Option<std::path::PathBuf>,
+) -> Result<(), Failure> {
+    if !(req.target.is_finite() && req.target >= 1.0) {
+        return Err(Failure::BadInput(format!("--target {}: expected an imbalance >= 1.0, e.g. 1.1", req.target)));
+    }
+    req.strategies = strategies
+        .iter()
+        .map(|s| s.parse().map_err(|e| Failure::BadInput(format!("--strategy: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let plan = dirsim::plan::plan(&req).map_err(|e| Failure::BadInput(e.0))?;
+    print!("{}", plan.text);
+    if let Some(path) = emit {
+        let Some(text) = &plan.emitted_scenario else {
+            return Err(Failure::BadInput("--emit-scenario: no strategy reaches the target, nothing to emit".into()));
+        };
+        dirsim::report::write_atomic(&path, text.as_bytes())
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
+        eprintln!("dirsim: wrote {}", path.display());
+    }
+    if let (Some(dir), Some((_, r))) = (out, &plan.best) {
+        dirsim::report::write_outputs(r, dirsim::report::TableStyle::Seed, &dir, true)
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+        let report = std::fs::read_to_string(dir.join("report.html")).unwrap_or_default();
+        let section = format!(
+            "<main>\n<h1>dirsim plan</h1>\n<pre>{}</pre>\n",
+            dirsim::report::html::escape(&plan.text)
+        );
+        let html = report.replacen("<main>\n", &section, 1);
+        dirsim::report::write_atomic(&dir.join("plan.html"), html.as_bytes())
+            .and_then(|_| dirsim::report::write_atomic(&dir.join("plan.txt"), plan.text.as_bytes()))
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+        eprintln!("dirsim: wrote {}", dir.display());
+    }
+    Ok(())
 }
 
 fn validate(path: &std::path::Path) -> Result<(), Failure> {
