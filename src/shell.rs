@@ -1,7 +1,7 @@
 //! `dirsim shell`: a doveadm director emulator on a simulated clock.
 //!
 //! Lines are doveadm director commands (with or without the `doveadm
-//! director` prefix, with doveadm's `-f tab|table`), plus what a test needs
+//! director` prefix, with doveadm's `-f tab|table|json`), plus what a test needs
 //! to drive a director: `login USER [COUNT]` (open proxied connections),
 //! `logout USER [COUNT]`, `wait DURATION`, `time`, and `director_*`
 //! settings lines before the first command. Commands block like doveadm:
@@ -570,17 +570,25 @@ impl<W: Write, E: Write> Session<W, E> {
         }
     }
 
+    /// Runs a doveadm command. With `-f json`, `status` and `map` print
+    /// doveadm's JSON bytes exactly: one line with no trailing newline.
     fn command(&mut self, fmt: Option<OutputFormat>, cmd: Command) -> Result<(), ShellError> {
+        // `None`: -f json.
         let pf = match fmt.unwrap_or(OutputFormat::Table) {
-            OutputFormat::Table => PrintFormat::Table {
+            OutputFormat::Table => Some(PrintFormat::Table {
                 columns: self.opts.columns,
-            },
-            OutputFormat::Tab => PrintFormat::Tab,
+            }),
+            OutputFormat::Tab => Some(PrintFormat::Tab),
+            OutputFormat::Json => None,
         };
         match cmd {
             Command::Status { user: None, .. } => {
                 let d = self.director();
-                let buf = format::write_status(d, pf, Vec::new()).map_err(io_fail)?;
+                let buf = match pf {
+                    Some(pf) => format::write_status(d, pf, Vec::new()),
+                    None => format::write_status_json(d, Vec::new()),
+                }
+                .map_err(io_fail)?;
                 self.out.write_all(&buf).map_err(io_fail)
             }
             Command::Status { user: Some(u), tag } => {
@@ -591,7 +599,11 @@ impl<W: Write, E: Write> Session<W, E> {
                     _ => d.hash_user(&u),
                 };
                 let l = d.user_lookup(hash, tag.as_deref().unwrap_or(""));
-                let buf = format::write_user_lookup(d, &l, Vec::new()).map_err(io_fail)?;
+                let buf = match pf {
+                    Some(_) => format::write_user_lookup(d, &l, Vec::new()),
+                    None => format::write_user_lookup_json(d, &l, Vec::new()),
+                }
+                .map_err(io_fail)?;
                 self.out.write_all(&buf).map_err(io_fail)
             }
             Command::Map { users_file, mode } => self.map(pf, users_file, mode),
@@ -699,7 +711,13 @@ impl<W: Write, E: Write> Session<W, E> {
         }
     }
 
-    fn map(&mut self, pf: PrintFormat, users_file: Option<String>, mode: MapMode) -> Result<(), ShellError> {
+    /// `map`; `pf` is `None` for `-f json`.
+    fn map(
+        &mut self,
+        pf: Option<PrintFormat>,
+        users_file: Option<String>,
+        mode: MapMode,
+    ) -> Result<(), ShellError> {
         let names = match &users_file {
             None => self.names.clone(),
             Some(path) => {
@@ -721,9 +739,15 @@ impl<W: Write, E: Write> Session<W, E> {
         let buf = match mode {
             MapMode::UserHash(u) => {
                 let h = self.director().hash_user(&u);
-                format::write_map_user(h, pf, Vec::new())
+                match pf {
+                    Some(pf) => format::write_map_user(h, pf, Vec::new()),
+                    None => format::write_map_user_json(h, Vec::new()),
+                }
             }
-            MapMode::HashNames(h) => format::write_map_hash(&names, h, pf, Vec::new()),
+            MapMode::HashNames(h) => match pf {
+                Some(pf) => format::write_map_hash(&names, h, pf, Vec::new()),
+                None => format::write_map_hash_json(&names, h, Vec::new()),
+            },
             MapMode::Records(host) => {
                 let only = match host {
                     None => None,
@@ -733,8 +757,12 @@ impl<W: Write, E: Write> Session<W, E> {
                         Some(self.director().host_id(ip).unwrap_or(HostId(u16::MAX)))
                     }
                 };
-                let d = self.dir.as_mut().expect("created by resolve or status");
-                format::write_map(d, &names, only, pf, Vec::new())
+                // `map` may be the first command: create the director.
+                let d = self.director();
+                match pf {
+                    Some(pf) => format::write_map(d, &names, only, pf, Vec::new()),
+                    None => format::write_map_json(d, &names, only, Vec::new()),
+                }
             }
         }
         .map_err(io_fail)?;

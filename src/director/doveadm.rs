@@ -1,6 +1,6 @@
 //! Parsing `doveadm director ...` command lines (spec §4), as an admin would
 //! type them. The `doveadm director` prefix is optional; doveadm's global
-//! `-f tab|table` option may come first. Hosts stay unresolved references
+//! `-f tab|table|json` option may come first. Hosts stay unresolved references
 //! (an IP or a name) for the caller to look up.
 
 use std::fmt;
@@ -12,6 +12,8 @@ pub enum OutputFormat {
     Table,
     /// `-f tab`.
     Tab,
+    /// `-f json`: one JSON array of objects, all values strings.
+    Json,
 }
 
 /// A host as written on the command line: an IP or a dirsim name.
@@ -114,7 +116,7 @@ pub enum Command {
 /// A parsed line: the command and doveadm's `-f` option.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation {
-    /// `-f tab|table`, if given.
+    /// `-f tab|table|json`, if given.
     pub format: Option<OutputFormat>,
     /// The command.
     pub command: Command,
@@ -178,10 +180,11 @@ fn parse_format(v: Option<&String>) -> Result<OutputFormat, ParseError> {
     match v.map(String::as_str) {
         Some("tab") => Ok(OutputFormat::Tab),
         Some("table") => Ok(OutputFormat::Table),
+        Some("json") => Ok(OutputFormat::Json),
         Some(other) => err(format!(
-            "unsupported output format {other:?}: expected -f tab or -f table"
+            "unsupported output format {other:?}: expected -f tab, -f table or -f json"
         )),
-        None => err("-f needs a formatter: tab or table"),
+        None => err("-f needs a formatter: tab, table or json"),
     }
 }
 
@@ -447,6 +450,10 @@ mod tests {
             Some(OutputFormat::Tab)
         );
         assert_eq!(
+            parse_line("doveadm -fjson director map").unwrap().format,
+            Some(OutputFormat::Json)
+        );
+        assert_eq!(
             parse_line("director status u1").unwrap().command,
             cmd("status u1")
         );
@@ -504,7 +511,7 @@ mod tests {
             ("flush", "missing argument"),
             ("flush -Q x", "unknown option"),
             ("status a b c", "unexpected argument"),
-            ("-f json status", "unsupported output format"),
+            ("-f flow status", "unsupported output format"),
             ("add \"x", "unterminated quote"),
             ("", "missing command"),
         ] {

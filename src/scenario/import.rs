@@ -9,10 +9,15 @@
 //! of its row to the right; such rows are split on whitespace instead,
 //! anchored on the values whose shape is known (`up`/`down`, the date).
 //! Dates are `YYYY-MM-DD HH:MM:SS`, read as UTC (dirsim prints UTC).
+//!
+//! JSON is accepted too, detected by its first non-blank character (`[` or
+//! `{`): `doveadm -f json` output and doveadm HTTP API responses; see
+//! [`super::import_json`] for the forms and values accepted.
 
 use std::path::Path;
 
-use super::error::ScenarioError;
+use super::error::{ScenarioError, line_col};
+use super::import_json;
 use crate::director::format::parse_unixdate;
 use crate::director::ip::HostIp;
 
@@ -66,7 +71,7 @@ const STATUS_TITLES: [&str; 6] = [
 const STATUS_REQUIRED: [&str; 3] = ["mail server ip", "vhosts", "users"];
 const MAP_TITLES: [&str; 4] = ["user", "hash", "mail server ip", "expire time"];
 
-/// Parses `doveadm director status` output (table or `-f tab`).
+/// Parses `doveadm director status` output (table, `-f tab` or JSON).
 pub fn parse_status(text: &str, file: &Path) -> Result<Vec<StatusRow>, ScenarioError> {
     Ok(parse_status_lines(text, file)?
         .into_iter()
@@ -74,13 +79,41 @@ pub fn parse_status(text: &str, file: &Path) -> Result<Vec<StatusRow>, ScenarioE
         .collect())
 }
 
-/// Parses `doveadm director map` output (table or `-f tab`).
+/// Parses `doveadm director map` output (table, `-f tab` or JSON).
 pub fn parse_map(text: &str, file: &Path) -> Result<Vec<MapRow>, ScenarioError> {
     Ok(parse_map_lines(text, file)?.into_iter().map(|(_, r)| r).collect())
 }
 
+/// Reads an imported file as text. Refuses bytes that are not UTF-8 (as
+/// doveadm prints), naming the offset of the first bad byte.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScenarioError::in_file(path, format!("cannot read the file: {e}")))?;
+    text_from_bytes(bytes, path)
+}
+
+/// `bytes` as text, or an error at the first byte that is not UTF-8 (its
+/// byte offset, line and column).
+pub fn text_from_bytes(bytes: Vec<u8>, file: &Path) -> Result<String, ScenarioError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let off = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let valid = std::str::from_utf8(&bytes[..off]).unwrap_or_default();
+        let (line, col) = line_col(valid, off);
+        let byte = bytes.get(off).map_or(String::new(), |b| format!(" 0x{b:02x}"));
+        let msg = format!(
+            "not UTF-8 text: invalid byte{byte} at byte offset {off}; doveadm prints UTF-8, so convert \
+             the file (e.g. iconv -f latin1 -t utf-8)"
+        );
+        ScenarioError::at_line(file, line, Some(col), msg)
+    })
+}
+
 /// [`parse_status`], each row with its 1-based line number.
 pub(crate) fn parse_status_lines(text: &str, file: &Path) -> Result<Vec<(usize, StatusRow)>, ScenarioError> {
+    if import_json::is_json(text) {
+        return import_json::parse_status_lines(text, file);
+    }
     let what = "doveadm director status";
     let t = Table::read(text, file, what, &STATUS_TITLES, &STATUS_REQUIRED)?;
     let mut rows = Vec::new();
@@ -119,6 +152,9 @@ pub(crate) fn parse_status_lines(text: &str, file: &Path) -> Result<Vec<(usize, 
 
 /// [`parse_map`], each row with its 1-based line number.
 pub(crate) fn parse_map_lines(text: &str, file: &Path) -> Result<Vec<(usize, MapRow)>, ScenarioError> {
+    if import_json::is_json(text) {
+        return import_json::parse_map_lines(text, file);
+    }
     let t = Table::read(text, file, "doveadm director map", &MAP_TITLES, &MAP_TITLES)?;
     let mut rows = Vec::new();
     for (line, raw) in t.rows() {

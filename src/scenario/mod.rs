@@ -13,6 +13,7 @@ pub mod dist;
 pub mod duration;
 pub mod error;
 pub mod import;
+pub mod import_json;
 pub(crate) mod schema;
 mod steps;
 mod validate;

@@ -307,8 +307,12 @@ fn resolve(src: &Source<'_>, p: &str) -> PathBuf {
 /// Reads a file named by key `field`; errors point at the key's value.
 fn read(src: &Source<'_>, v: &Spanned<String>, field: &str) -> Result<(PathBuf, String), ScenarioError> {
     let path = resolve(src, v.get_ref());
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((path, text)),
+    match std::fs::read(&path) {
+        // Bytes that are not UTF-8: an error at the file's bad byte.
+        Ok(bytes) => {
+            let text = import::text_from_bytes(bytes, &path)?;
+            Ok((path, text))
+        }
         Err(e) => {
             let msg = format!(
                 "cannot read {:?} (looked for {}): {e}",

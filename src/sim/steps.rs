@@ -65,10 +65,12 @@ pub(crate) fn apply(
     let r = (|| -> Result<Option<String>, String> {
         Ok(match &inv.command {
             Command::Status { user: None, .. } => {
-                out.output = String::from_utf8_lossy(
-                    &format::write_status(dir, pf, Vec::new()).map_err(|e| e.to_string())?,
-                )
-                .into_owned();
+                let buf = if inv.format == Some(OutputFormat::Json) {
+                    format::write_status_json(dir, Vec::new())
+                } else {
+                    format::write_status(dir, pf, Vec::new())
+                };
+                out.output = String::from_utf8_lossy(&buf.map_err(|e| e.to_string())?).into_owned();
                 None
             }
             Command::Status { user: Some(u), tag } => {
