@@ -50,12 +50,18 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
         return Err(bad("--replications: must be at least 1".into()));
     }
     if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
-        return Err(bad(format!("--tolerance {}: expected a number >= 0", a.tolerance)));
+        return Err(bad(format!(
+            "--tolerance {}: expected a number >= 0",
+            a.tolerance
+        )));
     }
     let strategies = a
         .strategies
         .iter()
-        .map(|s| s.parse::<StrategySpec>().map_err(|e| bad(format!("--strategy: {e}"))))
+        .map(|s| {
+            s.parse::<StrategySpec>()
+                .map_err(|e| bad(format!("--strategy: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let placements = if a.placements.is_empty() {
         vec![Placement::Dovecot]
@@ -69,32 +75,51 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
     let mut pairs = Vec::new();
     for s in &strategies {
         for &p in &placements {
-            pairs.push(Pair { strategy: s.clone(), placement: p });
+            pairs.push(Pair {
+                strategy: s.clone(),
+                placement: p,
+            });
         }
     }
-    let study = Study { pairs, replications: a.replications, seed: a.seed.unwrap_or(scn.seed), tolerance: a.tolerance };
+    let study = Study {
+        pairs,
+        replications: a.replications,
+        seed: a.seed.unwrap_or(scn.seed),
+        tolerance: a.tolerance,
+    };
     let all = compare::jobs(&study);
     let mine = compare::shard_jobs(&all, shard);
-    let threads = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let runs = compare::run_jobs(&scn, &study, &mine, threads).map_err(|e| match e {
         dirsim::sim::SimError::BadInput(m) => bad(m),
         other => Failure::Other(other.to_string()),
     })?;
-    let default_dir = Path::new("output").join(dirsim::report::slug(&scn.name)).join(match shard {
-        None => "compare".to_string(),
-        Some((i, n)) => format!("compare-shard-{i}-of-{n}"),
-    });
+    let default_dir = Path::new("output")
+        .join(dirsim::report::slug(&scn.name))
+        .join(match shard {
+            None => "compare".to_string(),
+            Some((i, n)) => format!("compare-shard-{i}-of-{n}"),
+        });
     let dir = a.out.unwrap_or(default_dir);
     let study_txt = io::study_text(&scn.name, &study);
     let (runs_csv, series_csv) = io::runs_csv(&study, &runs);
     if let Some((i, n)) = shard {
-        write_files(&dir, &[
-            ("compare-study.txt", study_txt.into_bytes()),
-            ("compare-shard.txt", format!("shard = {i}/{n}\n").into_bytes()),
-            ("compare.csv", runs_csv.into_bytes()),
-            ("compare-timeseries.csv", series_csv.into_bytes()),
-        ])?;
-        eprintln!("dirsim: wrote shard {i}/{n} ({} runs) to {}", runs.len(), dir.display());
+        write_files(
+            &dir,
+            &[
+                ("compare-study.txt", study_txt.into_bytes()),
+                ("compare-shard.txt", format!("shard = {i}/{n}\n").into_bytes()),
+                ("compare.csv", runs_csv.into_bytes()),
+                ("compare-timeseries.csv", series_csv.into_bytes()),
+            ],
+        )?;
+        eprintln!(
+            "dirsim: wrote shard {i}/{n} ({} runs) to {}",
+            runs.len(),
+            dir.display()
+        );
         return Ok(());
     }
     // Go through the CSV text, as a merge does, so both give the same bytes.
@@ -144,33 +169,58 @@ pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>, charts: bool) -> Result<(),
     let mut runs: Vec<RunMetrics> = Vec::new();
     for d in dirs {
         let text = read(d.join("compare-study.txt"))?;
-        let (name, study) = io::parse_study(&text).map_err(|e| bad(format!("{}: {e}", d.join("compare-study.txt").display())))?;
+        let (name, study) = io::parse_study(&text)
+            .map_err(|e| bad(format!("{}: {e}", d.join("compare-study.txt").display())))?;
         match &identity {
             None => identity = Some((text, name, study)),
             Some((t, _, _)) if *t != text => {
-                return Err(bad(format!("{}: a shard of another study (compare-study.txt differs)", d.display())));
+                return Err(bad(format!(
+                    "{}: a shard of another study (compare-study.txt differs)",
+                    d.display()
+                )));
             }
             _ => {}
         }
         let csv_path = d.join("compare.csv");
-        let parsed = io::parse_runs(&read(csv_path.clone())?, &read(d.join("compare-timeseries.csv"))?, &csv_path)
-            .map_err(bad)?;
+        let parsed = io::parse_runs(
+            &read(csv_path.clone())?,
+            &read(d.join("compare-timeseries.csv"))?,
+            &csv_path,
+        )
+        .map_err(bad)?;
         runs.extend(parsed);
     }
     let (_, name, study) = identity.ok_or_else(|| bad("--merge: no directories".into()))?;
     let order = compare::jobs(&study);
     let mut sorted = Vec::with_capacity(order.len());
     for (p, r) in &order {
-        let found: Vec<_> = runs.iter().filter(|m| m.pair == *p && m.replication == *r).collect();
+        let found: Vec<_> = runs
+            .iter()
+            .filter(|m| m.pair == *p && m.replication == *r)
+            .collect();
         match found.len() {
             1 => sorted.push(found[0].clone()),
-            0 => return Err(bad(format!("--merge: run (pair {p}, replication {r}) is in no shard"))),
-            _ => return Err(bad(format!("--merge: run (pair {p}, replication {r}) is in several shards"))),
+            0 => {
+                return Err(bad(format!(
+                    "--merge: run (pair {p}, replication {r}) is in no shard"
+                )));
+            }
+            _ => {
+                return Err(bad(format!(
+                    "--merge: run (pair {p}, replication {r}) is in several shards"
+                )));
+            }
         }
     }
     if runs.len() != sorted.len() {
-        return Err(bad("--merge: the shards hold runs that are not part of the study".into()));
+        return Err(bad(
+            "--merge: the shards hold runs that are not part of the study".into(),
+        ));
     }
-    let dir = out.unwrap_or_else(|| Path::new("output").join(dirsim::report::slug(&name)).join("compare"));
+    let dir = out.unwrap_or_else(|| {
+        Path::new("output")
+            .join(dirsim::report::slug(&name))
+            .join("compare")
+    });
     finish(&name, &study, sorted, &dir, charts)
 }

@@ -94,9 +94,13 @@ fn read_names(path: &Path) -> Result<Vec<(String, String)>, PlanError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (ip, name) = line
-            .split_once('=')
-            .ok_or_else(|| PlanError(format!("{}:{}: expected ip=name, found {line:?}", path.display(), i + 1)))?;
+        let (ip, name) = line.split_once('=').ok_or_else(|| {
+            PlanError(format!(
+                "{}:{}: expected ip=name, found {line:?}",
+                path.display(),
+                i + 1
+            ))
+        })?;
         out.push((ip.trim().to_string(), name.trim().to_string()));
     }
     Ok(out)
@@ -106,10 +110,15 @@ fn read_names(path: &Path) -> Result<Vec<(String, String)>, PlanError> {
 fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
     let abs = |p: &Path| std::fs::canonicalize(p).map_err(|e| PlanError(format!("{}: {e}", p.display())));
     let status_path = abs(&req.status)?;
-    let text = std::fs::read_to_string(&status_path).map_err(|e| PlanError(format!("{}: {e}", req.status.display())))?;
-    let rows = crate::scenario::import::parse_status(&text, &status_path).map_err(|e| PlanError(e.to_string()))?;
+    let text = std::fs::read_to_string(&status_path)
+        .map_err(|e| PlanError(format!("{}: {e}", req.status.display())))?;
+    let rows =
+        crate::scenario::import::parse_status(&text, &status_path).map_err(|e| PlanError(e.to_string()))?;
     if rows.is_empty() {
-        return Err(PlanError(format!("{}: no backends in the status output", req.status.display())));
+        return Err(PlanError(format!(
+            "{}: no backends in the status output",
+            req.status.display()
+        )));
     }
     let names = match &req.names {
         Some(p) => read_names(p)?,
@@ -143,8 +152,17 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
     }
     for r in &rows {
         let ip = r.ip.to_string();
-        let name = names.iter().find(|(i, _)| *i == ip).map_or(ip.clone(), |(_, n)| n.clone());
-        let _ = writeln!(s, "[[backend]]\nname = {}\nip = {}\nvhosts = {}", toml_str(&name), toml_str(&ip), r.vhosts);
+        let name = names
+            .iter()
+            .find(|(i, _)| *i == ip)
+            .map_or(ip.clone(), |(_, n)| n.clone());
+        let _ = writeln!(
+            s,
+            "[[backend]]\nname = {}\nip = {}\nvhosts = {}",
+            toml_str(&name),
+            toml_str(&ip),
+            r.vhosts
+        );
         if !r.tag.is_empty() {
             let _ = writeln!(s, "tag = {}", toml_str(&r.tag));
         }
@@ -162,8 +180,16 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
             let _ = writeln!(s, "users = {}", total.max(w.users.len() as u64));
             let _ = writeln!(s, "sessions_per_day = {}", w.sessions_per_day);
             let _ = writeln!(s, "session_length = {}", dist_toml(&w.session_length, true));
-            let _ = writeln!(s, "connections_per_session = {}", dist_toml(&w.connections_per_session, false));
-            let _ = writeln!(s, "reconnect_after_kick = {}", dist_toml(&w.reconnect_after_kick, true));
+            let _ = writeln!(
+                s,
+                "connections_per_session = {}",
+                dist_toml(&w.connections_per_session, false)
+            );
+            let _ = writeln!(
+                s,
+                "reconnect_after_kick = {}",
+                dist_toml(&w.reconnect_after_kick, true)
+            );
         }
         None => {
             // Long-lived IMAP sessions: everyone stays connected.
@@ -176,7 +202,11 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
             );
         }
     }
-    let _ = writeln!(s, "\n[initial]\nstatus_file = {}", toml_str(&status_path.to_string_lossy()));
+    let _ = writeln!(
+        s,
+        "\n[initial]\nstatus_file = {}",
+        toml_str(&status_path.to_string_lossy())
+    );
     if let Some(m) = &req.map {
         let _ = writeln!(s, "map_file = {}", toml_str(&abs(m)?.to_string_lossy()));
     }
@@ -185,15 +215,26 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
 
 fn dist_toml(d: &crate::scenario::Dist, duration: bool) -> String {
     use crate::scenario::Dist;
-    let v = |x: f64| if duration { format!("\"{}ms\"", x.round() as u64) } else { format!("{x}") };
+    let v = |x: f64| {
+        if duration {
+            format!("\"{}ms\"", x.round() as u64)
+        } else {
+            format!("{x}")
+        }
+    };
     match *d {
         Dist::Fixed { value } => format!("{{ dist = \"fixed\", value = {} }}", v(value)),
         Dist::Uniform { min, max } => format!("{{ dist = \"uniform\", min = {}, max = {} }}", v(min), v(max)),
         Dist::Exponential { mean } => format!("{{ dist = \"exponential\", mean = {} }}", v(mean)),
         Dist::LogNormal { median, sigma } => {
-            format!("{{ dist = \"lognormal\", median = {}, sigma = {sigma} }}", v(median))
+            format!(
+                "{{ dist = \"lognormal\", median = {}, sigma = {sigma} }}",
+                v(median)
+            )
         }
-        Dist::Pareto { scale, shape } => format!("{{ dist = \"pareto\", scale = {}, shape = {shape} }}", v(scale)),
+        Dist::Pareto { scale, shape } => {
+            format!("{{ dist = \"pareto\", scale = {}, shape = {shape} }}", v(scale))
+        }
     }
 }
 
@@ -205,11 +246,17 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
     // need the real users, which only a map gives.
     let needs_users = ["move-greedy", "tune-vhosts"];
     let strategies: Vec<StrategySpec> = if req.strategies.is_empty() {
-        ["flush-all", "documented", "drain-overloaded", "move-greedy", "tune-vhosts"]
-            .iter()
-            .filter(|s| req.map.is_some() || !needs_users.contains(s))
-            .map(|s| s.parse().expect("built-in names parse"))
-            .collect()
+        [
+            "flush-all",
+            "documented",
+            "drain-overloaded",
+            "move-greedy",
+            "tune-vhosts",
+        ]
+        .iter()
+        .filter(|s| req.map.is_some() || !needs_users.contains(s))
+        .map(|s| s.parse().expect("built-in names parse"))
+        .collect()
     } else {
         req.strategies.clone()
     };
@@ -222,7 +269,13 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
         )));
     }
     let study = Study {
-        pairs: strategies.iter().map(|s| Pair { strategy: s.clone(), placement: Placement::Dovecot }).collect(),
+        pairs: strategies
+            .iter()
+            .map(|s| Pair {
+                strategy: s.clone(),
+                placement: Placement::Dovecot,
+            })
+            .collect(),
         replications: req.replications.max(1),
         seed: req.seed,
         tolerance: req.target - 1.0,
@@ -243,15 +296,25 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
         let (fin, moved) = (m[4].0.mean, m[0].0.mean);
         let label = study.pairs[p].label();
         if fin > req.target + 1e-9 {
-            failed.push(format!("{label}: ends at imbalance {fin:.3}, above the target {:.3}", req.target));
+            failed.push(format!(
+                "{label}: ends at imbalance {fin:.3}, above the target {:.3}",
+                req.target
+            ));
         } else if req.max_moved.is_some_and(|mx| moved > mx as f64) {
-            failed.push(format!("{label}: moves {moved:.0} users, more than --max-moved {}", req.max_moved.unwrap_or(0)));
+            failed.push(format!(
+                "{label}: moves {moved:.0} users, more than --max-moved {}",
+                req.max_moved.unwrap_or(0)
+            ));
         } else {
             ok.push(p);
         }
     }
     ok.sort_by(|&a, &b| {
-        sum[a][key].0.mean.total_cmp(&sum[b][key].0.mean).then(sum[a][4].0.mean.total_cmp(&sum[b][4].0.mean))
+        sum[a][key]
+            .0
+            .mean
+            .total_cmp(&sum[b][key].0.mean)
+            .then(sum[a][4].0.mean.total_cmp(&sum[b][4].0.mean))
     });
     let mut text = String::new();
     if req.map.is_none() {
@@ -264,14 +327,23 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
         None => None,
         Some(&p) => {
             let spec = study.pairs[p].strategy.clone();
-            let opts = RunOptions { seed: req.seed, check: false, strategy: Some(spec.clone()) };
-            let r = crate::sim::run_with(&scn, opts, &mut crate::sim::Quiet).map_err(|e| PlanError(e.to_string()))?;
+            let opts = RunOptions {
+                seed: req.seed,
+                check: false,
+                strategy: Some(spec.clone()),
+            };
+            let r = crate::sim::run_with(&scn, opts, &mut crate::sim::Quiet)
+                .map_err(|e| PlanError(e.to_string()))?;
             Some((spec, r))
         }
     };
     match &best {
         Some((spec, r)) => {
-            let _ = writeln!(text, "# Recommended: {spec} (imbalance target {:.2}, objective {:?})", req.target, req.objective);
+            let _ = writeln!(
+                text,
+                "# Recommended: {spec} (imbalance target {:.2}, objective {:?})",
+                req.target, req.objective
+            );
             text.push_str(&script(r, &scn));
             let _ = writeln!(
                 text,
@@ -285,7 +357,10 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
             text.push_str(&String::from_utf8_lossy(&tables));
         }
         None => {
-            let best_fin = sum.iter().enumerate().min_by(|a, b| a.1[4].0.mean.total_cmp(&b.1[4].0.mean));
+            let best_fin = sum
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1[4].0.mean.total_cmp(&b.1[4].0.mean));
             if let Some((p, m)) = best_fin {
                 let _ = writeln!(
                     text,
@@ -312,7 +387,12 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
         tune_note(&mut text, &study, &sum, &scn, req)?;
     }
     let emitted = best.as_ref().map(|(spec, r)| emitted_scenario(&base, spec, r));
-    Ok(Plan { base_scenario: base, emitted_scenario: emitted, best, text })
+    Ok(Plan {
+        base_scenario: base,
+        emitted_scenario: emitted,
+        best,
+        text,
+    })
 }
 
 /// When hashing cannot reach the target, tune-vhosts shows the vhost counts
@@ -338,15 +418,28 @@ fn tune_note(
             "# Under hashing with the current vhost counts the best balance is {best_hash:.3}, above the target."
         );
         let spec: StrategySpec = "tune-vhosts".parse().expect("name parses");
-        let opts = RunOptions { seed: req.seed, check: false, strategy: Some(spec) };
-        let r = crate::sim::run_with(scn, opts, &mut crate::sim::Quiet).map_err(|e| PlanError(e.to_string()))?;
-        let updates: Vec<&str> =
-            r.steps.iter().filter(|s| s.command.contains(" update ")).map(|s| s.command.as_str()).collect();
+        let opts = RunOptions {
+            seed: req.seed,
+            check: false,
+            strategy: Some(spec),
+        };
+        let r =
+            crate::sim::run_with(scn, opts, &mut crate::sim::Quiet).map_err(|e| PlanError(e.to_string()))?;
+        let updates: Vec<&str> = r
+            .steps
+            .iter()
+            .filter(|s| s.command.contains(" update "))
+            .map(|s| s.command.as_str())
+            .collect();
         let fin = r.summary.final_imbalance;
         let _ = writeln!(
             text,
             "# Vhost counts tuned to the actual users' hashes reach {fin:.3}{}:",
-            if fin <= req.target { " (within target)" } else { " (still above target)" }
+            if fin <= req.target {
+                " (within target)"
+            } else {
+                " (still above target)"
+            }
         );
         for u in updates {
             let _ = writeln!(text, "#   {}", with_ips(u, scn));
@@ -358,7 +451,12 @@ fn tune_note(
 /// A command line with backend names replaced by their IPs.
 fn with_ips(cmd: &str, scn: &crate::scenario::Scenario) -> String {
     cmd.split(' ')
-        .map(|w| scn.backends.iter().find(|b| b.name == w).map_or(w.to_string(), |b| b.ip.to_string()))
+        .map(|w| {
+            scn.backends
+                .iter()
+                .find(|b| b.name == w)
+                .map_or(w.to_string(), |b| b.ip.to_string())
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -377,9 +475,17 @@ fn script(r: &RunResult, scn: &crate::scenario::Scenario) -> String {
         let _ = writeln!(s, "{}", with_ips(&step.command, scn));
         let took = step.settled_ms - step.at_ms;
         if step.command.contains(" flush ") && took > 0 {
-            let _ = writeln!(s, "# wait until the flush has finished (about {})", format_duration_ms(took.div_ceil(1000) * 1000));
+            let _ = writeln!(
+                s,
+                "# wait until the flush has finished (about {})",
+                format_duration_ms(took.div_ceil(1000) * 1000)
+            );
         } else if step.command.contains(" move ") && took > 0 {
-            let _ = writeln!(s, "# the move blocks the user's logins for about {}", format_duration_ms(took.div_ceil(1000) * 1000));
+            let _ = writeln!(
+                s,
+                "# the move blocks the user's logins for about {}",
+                format_duration_ms(took.div_ceil(1000) * 1000)
+            );
         }
         prev_end = Some(step.settled_ms);
     }
@@ -394,7 +500,12 @@ fn script(r: &RunResult, scn: &crate::scenario::Scenario) -> String {
 fn emitted_scenario(base: &str, spec: &StrategySpec, r: &RunResult) -> String {
     let mut s = base.replacen("name = \"plan\"", &format!("name = \"plan: {spec}\""), 1);
     for step in r.steps.iter().filter(|s| s.index > 0) {
-        let _ = writeln!(s, "\n[[step]]\nat = \"{}ms\"\nrun = {}", step.at_ms, toml_str(&step.command));
+        let _ = writeln!(
+            s,
+            "\n[[step]]\nat = \"{}ms\"\nrun = {}",
+            step.at_ms,
+            toml_str(&step.command)
+        );
     }
     s
 }

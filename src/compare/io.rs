@@ -54,7 +54,12 @@ pub fn study_text(scenario: &str, study: &Study) -> String {
 /// Parses `compare-study.txt` back.
 pub fn parse_study(text: &str) -> Result<(String, Study), String> {
     let mut scenario = None;
-    let mut study = Study { pairs: Vec::new(), replications: 0, seed: 0, tolerance: 0.1 };
+    let mut study = Study {
+        pairs: Vec::new(),
+        replications: 0,
+        seed: 0,
+        tolerance: 0.1,
+    };
     for (i, line) in text.lines().enumerate() {
         let Some((k, v)) = line.split_once(" = ") else {
             return Err(format!("line {}: expected `key = value`", i + 1));
@@ -84,8 +89,19 @@ pub fn runs_csv(study: &Study, runs: &[RunMetrics]) -> (String, String) {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut t = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
-        "pair", "strategy", "placement", "replication", "seed", "users_moved", "connections_kicked",
-        "logins_delayed", "logins_failed", "final_imbalance", "peak_imbalance", "settle_s", "moves_done_s",
+        "pair",
+        "strategy",
+        "placement",
+        "replication",
+        "seed",
+        "users_moved",
+        "connections_kicked",
+        "logins_delayed",
+        "logins_failed",
+        "final_imbalance",
+        "peak_imbalance",
+        "settle_s",
+        "moves_done_s",
         "commands",
     ]);
     let _ = t.write_record(["pair", "replication", "time_s", "imbalance"]);
@@ -103,15 +119,22 @@ pub fn runs_csv(study: &Study, runs: &[RunMetrics]) -> (String, String) {
             m.logins_failed.to_string(),
             format!("{:.6}", m.final_imbalance),
             format!("{:.6}", m.peak_imbalance),
-            m.settle_s.map_or_else(|| "never".to_string(), |s| format!("{s:.3}")),
+            m.settle_s
+                .map_or_else(|| "never".to_string(), |s| format!("{s:.3}")),
             format!("{:.3}", m.moves_done_s),
             m.commands.to_string(),
         ]);
         for &(time, imb) in &m.series {
-            let _ = t.write_record([m.pair.to_string(), m.replication.to_string(), format!("{time:.3}"), format!("{imb:.6}")]);
+            let _ = t.write_record([
+                m.pair.to_string(),
+                m.replication.to_string(),
+                format!("{time:.3}"),
+                format!("{imb:.6}"),
+            ]);
         }
     }
-    let text = |w: csv::Writer<Vec<u8>>| String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    let text =
+        |w: csv::Writer<Vec<u8>>| String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
     (text(w), text(t))
 }
 
@@ -127,7 +150,9 @@ pub fn parse_runs(runs_csv: &str, series_csv: &str, file: &Path) -> Result<Vec<R
             return Err(err(line, format!("expected 14 fields, found {}", rec.len())));
         }
         let num = |i: usize| -> Result<f64, String> {
-            rec[i].parse::<f64>().map_err(|_| err(line, format!("field {} is not a number: {:?}", i + 1, &rec[i])))
+            rec[i]
+                .parse::<f64>()
+                .map_err(|_| err(line, format!("field {} is not a number: {:?}", i + 1, &rec[i])))
         };
         out.push(RunMetrics {
             pair: num(0)? as usize,
@@ -145,17 +170,27 @@ pub fn parse_runs(runs_csv: &str, series_csv: &str, file: &Path) -> Result<Vec<R
             series: Vec::new(),
         });
     }
-    let index: rustc_hash::FxHashMap<(usize, u32), usize> =
-        out.iter().enumerate().map(|(i, m)| ((m.pair, m.replication), i)).collect();
+    let index: rustc_hash::FxHashMap<(usize, u32), usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ((m.pair, m.replication), i))
+        .collect();
     let mut t = csv::Reader::from_reader(series_csv.as_bytes());
     for rec in t.records() {
         let rec = rec.map_err(|e| err(0, e.to_string()))?;
         let line = rec.position().map_or(0, |p| p.line());
-        let parse = |i: usize| rec.get(i).and_then(|v| v.parse::<f64>().ok()).ok_or_else(|| err(line, "bad field".into()));
+        let parse = |i: usize| {
+            rec.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| err(line, "bad field".into()))
+        };
         let (pair, rep) = (parse(0)? as usize, parse(1)? as u32);
-        let i = *index
-            .get(&(pair, rep))
-            .ok_or_else(|| err(line, format!("samples of an unknown run (pair {pair}, replication {rep})")))?;
+        let i = *index.get(&(pair, rep)).ok_or_else(|| {
+            err(
+                line,
+                format!("samples of an unknown run (pair {pair}, replication {rep})"),
+            )
+        })?;
         out[i].series.push((parse(2)?, parse(3)?));
     }
     Ok(out)
@@ -178,13 +213,26 @@ pub fn summarise(study: &Study, runs: &[RunMetrics]) -> Vec<Vec<(Estimate, usize
 }
 
 fn fmt_num(v: f64) -> String {
-    if v.is_nan() { String::new() } else { format!("{v:.4}") }
+    if v.is_nan() {
+        String::new()
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// `compare-summary.csv`.
 pub fn summary_csv(study: &Study, sum: &[Vec<(Estimate, usize)>]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["pair", "strategy", "placement", "metric", "mean", "ci95", "n", "never"]);
+    let _ = w.write_record([
+        "pair",
+        "strategy",
+        "placement",
+        "metric",
+        "mean",
+        "ci95",
+        "n",
+        "never",
+    ]);
     for (p, metrics) in sum.iter().enumerate() {
         let pair = &study.pairs[p];
         for ((key, _), (e, never)) in METRICS.iter().zip(metrics) {
@@ -220,8 +268,19 @@ pub fn pm(e: &Estimate, never: usize, decimals: usize) -> String {
 
 /// The table printed on the terminal (and in `compare.txt`).
 pub fn table_text(scenario: &str, study: &Study, sum: &[Vec<(Estimate, usize)>]) -> String {
-    let cols = [("users moved", 0, 1), ("kicked", 1, 1), ("final imbalance", 4, 3), ("peak", 5, 3), ("balanced after (s)", 6, 1), ("moves done (s)", 7, 1)];
-    let mut rows: Vec<Vec<String>> = vec![std::iter::once("strategy".to_string()).chain(cols.iter().map(|c| c.0.to_string())).collect()];
+    let cols = [
+        ("users moved", 0, 1),
+        ("kicked", 1, 1),
+        ("final imbalance", 4, 3),
+        ("peak", 5, 3),
+        ("balanced after (s)", 6, 1),
+        ("moves done (s)", 7, 1),
+    ];
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("strategy".to_string())
+            .chain(cols.iter().map(|c| c.0.to_string()))
+            .collect(),
+    ];
     for (p, metrics) in sum.iter().enumerate() {
         let mut row = vec![study.pairs[p].label()];
         for &(_, i, d) in &cols {
@@ -229,7 +288,9 @@ pub fn table_text(scenario: &str, study: &Study, sum: &[Vec<(Estimate, usize)>])
         }
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut s = format!(
         "{scenario}: {} strateg{} × {} replications (seeds {}..{}), mean ± 95% interval\n",
         study.pairs.len(),
@@ -242,7 +303,13 @@ pub fn table_text(scenario: &str, study: &Study, sum: &[Vec<(Estimate, usize)>])
         let line: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(c, v)| if c == 0 { format!("{v:<w$}", w = widths[c]) } else { format!("{v:>w$}", w = widths[c]) })
+            .map(|(c, v)| {
+                if c == 0 {
+                    format!("{v:<w$}", w = widths[c])
+                } else {
+                    format!("{v:>w$}", w = widths[c])
+                }
+            })
             .collect();
         s.push_str(line.join("  ").trim_end());
         s.push('\n');

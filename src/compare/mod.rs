@@ -94,7 +94,14 @@ pub fn strategy_start_ms(scn: &Scenario) -> u64 {
 }
 
 /// Extracts the metrics of one run.
-pub fn metrics(pair: usize, replication: u32, seed: u64, r: &RunResult, start_ms: u64, tol: f64) -> RunMetrics {
+pub fn metrics(
+    pair: usize,
+    replication: u32,
+    seed: u64,
+    r: &RunResult,
+    start_ms: u64,
+    tol: f64,
+) -> RunMetrics {
     let after: Vec<_> = r.samples.iter().filter(|s| s.t_ms >= start_ms).collect();
     let limit = 1.0 + tol;
     // The first sample from which every later one is within tolerance.
@@ -126,20 +133,31 @@ pub fn metrics(pair: usize, replication: u32, seed: u64, r: &RunResult, start_ms
         settle_s: settle.map(|t| t.saturating_sub(start_ms) as f64 / 1000.0),
         moves_done_s: moves_done as f64 / 1000.0,
         commands: r.steps.iter().filter(|s| s.index > 0).count() as u64,
-        series: r.samples.iter().map(|s| (s.t_ms as f64 / 1000.0, s.imbalance)).collect(),
+        series: r
+            .samples
+            .iter()
+            .map(|s| (s.t_ms as f64 / 1000.0, s.imbalance))
+            .collect(),
     }
 }
 
 /// The jobs of a study in their fixed order: (pair, replication).
 pub fn jobs(study: &Study) -> Vec<(usize, u32)> {
-    (0..study.pairs.len()).flat_map(|p| (0..study.replications).map(move |r| (p, r))).collect()
+    (0..study.pairs.len())
+        .flat_map(|p| (0..study.replications).map(move |r| (p, r)))
+        .collect()
 }
 
 /// Which jobs shard `i` of `n` (1-based) runs: every n-th, starting at i-1.
 pub fn shard_jobs(all: &[(usize, u32)], shard: Option<(u32, u32)>) -> Vec<(usize, u32)> {
     match shard {
         None => all.to_vec(),
-        Some((i, n)) => all.iter().enumerate().filter(|(k, _)| *k as u32 % n == i - 1).map(|(_, j)| *j).collect(),
+        Some((i, n)) => all
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k as u32 % n == i - 1)
+            .map(|(_, j)| *j)
+            .collect(),
     }
 }
 
@@ -162,7 +180,11 @@ pub fn run_jobs(
                 let seed = study.seed + rep as u64;
                 let mut scn = scn.clone();
                 scn.director.placement = pair.placement;
-                let opts = RunOptions { seed, check: false, strategy: Some(pair.strategy.clone()) };
+                let opts = RunOptions {
+                    seed,
+                    check: false,
+                    strategy: Some(pair.strategy.clone()),
+                };
                 let r = crate::sim::run_with(&scn, opts, &mut crate::sim::Quiet)?;
                 Ok(metrics(p, rep, seed, &r, start, study.tolerance))
             })

@@ -33,14 +33,26 @@ pub struct Estimate {
 pub fn estimate(values: &[f64]) -> Estimate {
     let n = values.len();
     if n == 0 {
-        return Estimate { mean: f64::NAN, ci95: f64::NAN, n };
+        return Estimate {
+            mean: f64::NAN,
+            ci95: f64::NAN,
+            n,
+        };
     }
     let mean = values.iter().sum::<f64>() / n as f64;
     if n == 1 {
-        return Estimate { mean, ci95: f64::NAN, n };
+        return Estimate {
+            mean,
+            ci95: f64::NAN,
+            n,
+        };
     }
     let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
-    Estimate { mean, ci95: t975(n - 1) * (var / n as f64).sqrt(), n }
+    Estimate {
+        mean,
+        ci95: t975(n - 1) * (var / n as f64).sqrt(),
+        n,
+    }
 }
 
 #[cfg(test)]

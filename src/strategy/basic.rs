@@ -25,7 +25,11 @@ pub struct FlushAll {
 impl FlushAll {
     /// With its parameters (`max-parallel` applies to the flush).
     pub fn new(params: Params) -> Self {
-        FlushAll { params, stage: 0, restore: Vec::new() }
+        FlushAll {
+            params,
+            stage: 0,
+            restore: Vec::new(),
+        }
     }
 }
 

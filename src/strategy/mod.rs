@@ -63,7 +63,11 @@ impl View<'_> {
 
     /// Total records.
     pub fn total_users(&self) -> u64 {
-        self.rows.iter().filter(|r| !r.removed).map(|r| r.users as u64).sum()
+        self.rows
+            .iter()
+            .filter(|r| !r.removed)
+            .map(|r| r.users as u64)
+            .sum()
     }
 
     /// A backend's fair share of users: total × its capacity share.
@@ -98,7 +102,11 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { tolerance: 0.1, pause_ms: 60_000, max_parallel: None }
+        Params {
+            tolerance: 0.1,
+            pause_ms: 60_000,
+            max_parallel: None,
+        }
     }
 }
 
@@ -123,8 +131,15 @@ pub struct StrategySpec {
 }
 
 /// The strategy names, for help and errors.
-pub const STRATEGIES: &[&str] =
-    &["scripted", "none", "flush-all", "documented", "drain-overloaded", "move-greedy", "tune-vhosts"];
+pub const STRATEGIES: &[&str] = &[
+    "scripted",
+    "none",
+    "flush-all",
+    "documented",
+    "drain-overloaded",
+    "move-greedy",
+    "tune-vhosts",
+];
 
 /// A `--strategy` value that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -139,7 +154,10 @@ pub struct StrategyError {
 impl std::str::FromStr for StrategySpec {
     type Err = StrategyError;
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fail = |reason: String| StrategyError { input: input.to_string(), reason };
+        let fail = |reason: String| StrategyError {
+            input: input.to_string(),
+            reason,
+        };
         let (name, rest) = input.split_once(':').unwrap_or((input, ""));
         if !STRATEGIES.contains(&name) {
             return Err(fail(format!("unknown strategy {name:?}")));
@@ -162,17 +180,22 @@ impl std::str::FromStr for StrategySpec {
                         .map_err(|e| fail(format!("pause: {e}")))?;
                 }
                 "max-parallel" => {
-                    params.max_parallel = Some(
-                        v.parse::<u32>()
-                            .ok()
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| fail(format!("max-parallel {v:?}: expected a positive integer")))?,
-                    );
+                    params.max_parallel =
+                        Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            fail(format!("max-parallel {v:?}: expected a positive integer"))
+                        })?);
                 }
-                _ => return Err(fail(format!("unknown parameter {k:?} (tolerance, pause, max-parallel)"))),
+                _ => {
+                    return Err(fail(format!(
+                        "unknown parameter {k:?} (tolerance, pause, max-parallel)"
+                    )));
+                }
             }
         }
-        Ok(StrategySpec { name: name.to_string(), params })
+        Ok(StrategySpec {
+            name: name.to_string(),
+            params,
+        })
     }
 }
 
@@ -185,7 +208,10 @@ impl fmt::Display for StrategySpec {
             parts.push(format!("tolerance={}", self.params.tolerance));
         }
         if self.params.pause_ms != d.pause_ms {
-            parts.push(format!("pause={}", crate::scenario::duration::format_duration_ms(self.params.pause_ms)));
+            parts.push(format!(
+                "pause={}",
+                crate::scenario::duration::format_duration_ms(self.params.pause_ms)
+            ));
         }
         if let Some(n) = self.params.max_parallel {
             parts.push(format!("max-parallel={n}"));
@@ -221,11 +247,33 @@ mod tests {
 
     #[test]
     fn specs_parse_and_print() {
-        let s: StrategySpec = "drain-overloaded:tolerance=0.05,pause=30s,max-parallel=20".parse().unwrap();
-        assert_eq!(s.params, Params { tolerance: 0.05, pause_ms: 30_000, max_parallel: Some(20) });
-        assert_eq!(s.to_string(), "drain-overloaded:tolerance=0.05,pause=30s,max-parallel=20");
-        assert_eq!("flush-all".parse::<StrategySpec>().unwrap().to_string(), "flush-all");
-        for bad in ["nope", "none:x=1", "none:tolerance=-1", "none:max-parallel=0", "none:pause=5", "none:tolerance"] {
+        let s: StrategySpec = "drain-overloaded:tolerance=0.05,pause=30s,max-parallel=20"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            s.params,
+            Params {
+                tolerance: 0.05,
+                pause_ms: 30_000,
+                max_parallel: Some(20)
+            }
+        );
+        assert_eq!(
+            s.to_string(),
+            "drain-overloaded:tolerance=0.05,pause=30s,max-parallel=20"
+        );
+        assert_eq!(
+            "flush-all".parse::<StrategySpec>().unwrap().to_string(),
+            "flush-all"
+        );
+        for bad in [
+            "nope",
+            "none:x=1",
+            "none:tolerance=-1",
+            "none:max-parallel=0",
+            "none:pause=5",
+            "none:tolerance",
+        ] {
             assert!(bad.parse::<StrategySpec>().is_err(), "{bad}");
         }
     }

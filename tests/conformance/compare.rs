@@ -136,7 +136,10 @@ pub fn run_both(script: &str) -> Vec<Mismatch> {
         };
         let differs = real_out != sim_out;
         if differs && same_but_jitter(&real_out, &sim_out, is_map(line)) {
-            eprintln!("line {}: {line}: dates differ by one second (real-time jitter); accepted", i + 1);
+            eprintln!(
+                "line {}: {line}: dates differ by one second (real-time jitter); accepted",
+                i + 1
+            );
         } else if differs {
             mismatches.push(Mismatch {
                 line_no: i + 1,
@@ -195,7 +198,9 @@ fn same_but_jitter(real: &str, sim: &str, is_map: bool) -> bool {
         r[1..].sort_unstable_by_key(|l| l.split_whitespace().next());
         s[1..].sort_unstable_by_key(|l| l.split_whitespace().next());
     }
-    r.iter().zip(&s).all(|(a, b)| a == b || line_within_a_second(a, b))
+    r.iter()
+        .zip(&s)
+        .all(|(a, b)| a == b || line_within_a_second(a, b))
 }
 
 /// Same line but for `YYYY-MM-DD HH:MM:SS` dates at most 1 s apart.
@@ -211,7 +216,9 @@ fn line_within_a_second(a: &str, b: &str) -> bool {
             continue;
         }
         // Find the date that contains position i in both lines.
-        let start = (0..=i).rev().find(|&k| k + 19 <= ab.len() && is_date(&a[k..k + 19]) && k + 19 > i);
+        let start = (0..=i)
+            .rev()
+            .find(|&k| k + 19 <= ab.len() && is_date(&a[k..k + 19]) && k + 19 > i);
         let Some(k) = start else { return false };
         if !is_date(&b[k..k + 19]) {
             return false;

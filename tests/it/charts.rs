@@ -111,9 +111,16 @@ fn charts_are_1200x700_pngs_and_svgs_with_text() {
     // Unequal capacities (backend-maintenance takes one backend down): the
     // fair share differs from the mean, and is drawn.
     let m = t.path().join("maint");
-    dirsim().args(["run", "scenarios/backend-maintenance.toml", "-o"]).arg(&m).output().unwrap();
+    dirsim()
+        .args(["run", "scenarios/backend-maintenance.toml", "-o"])
+        .arg(&m)
+        .output()
+        .unwrap();
     let texts = svg_texts(&String::from_utf8(read(&m, "users.svg")).unwrap());
-    assert!(texts.iter().any(|t| t == "fair share"), "maintenance users.svg: {texts:?}");
+    assert!(
+        texts.iter().any(|t| t == "fair share"),
+        "maintenance users.svg: {texts:?}"
+    );
 }
 
 #[test]

@@ -19,7 +19,13 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn skewed_map() -> String {
     let mut s = String::from("user\thash\tmail server ip\texpire time\n");
     let mut n = 0;
-    for (ip, count) in [("10.0.0.1", 80), ("10.0.0.2", 70), ("10.0.0.3", 60), ("10.0.0.4", 10), ("10.0.0.5", 10)] {
+    for (ip, count) in [
+        ("10.0.0.1", 80),
+        ("10.0.0.2", 70),
+        ("10.0.0.3", 60),
+        ("10.0.0.4", 10),
+        ("10.0.0.5", 10),
+    ] {
         for _ in 0..count {
             n += 1;
             let name = format!("mail{n:04}@example.com");
@@ -62,13 +68,30 @@ fn status_only_plan_and_its_scenario_replay_exactly() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("# Status only"), "{out}");
     assert!(out.contains("# Recommended: "), "{out}");
-    assert!(out.contains("doveadm director flush 10.0.0.1\n# wait until the flush has finished (about 2s)"), "{out}");
-    assert!(!out.contains("#   move-greedy"), "move-greedy needs the real users: {out}");
+    assert!(
+        out.contains("doveadm director flush 10.0.0.1\n# wait until the flush has finished (about 2s)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("#   move-greedy"),
+        "move-greedy needs the real users: {out}"
+    );
     let replay = t.path().join("replay");
-    let run = dirsim().arg("run").arg(&emitted).arg("-o").arg(&replay).arg("--no-charts").output().unwrap();
+    let run = dirsim()
+        .arg("run")
+        .arg(&emitted)
+        .arg("-o")
+        .arg(&replay)
+        .arg("--no-charts")
+        .output()
+        .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let replayed = String::from_utf8(run.stdout).unwrap();
-    assert_eq!(tables(&out), replayed.trim_end(), "the emitted scenario reproduces the predicted tables");
+    assert_eq!(
+        tables(&out),
+        replayed.trim_end(),
+        "the emitted scenario reproduces the predicted tables"
+    );
 }
 
 #[test]
@@ -76,7 +99,11 @@ fn a_map_enables_moves_and_tuning_and_names_real_users() {
     let t = tempfile::tempdir().unwrap();
     let status = write(t.path(), "status.txt", STATUS);
     let map = write(t.path(), "map.txt", &skewed_map());
-    let names = write(t.path(), "names.txt", "10.0.0.1=mx1\n10.0.0.2=mx2\n10.0.0.3=mx3\n10.0.0.4=mx4\n10.0.0.5=mx5\n");
+    let names = write(
+        t.path(),
+        "names.txt",
+        "10.0.0.1=mx1\n10.0.0.2=mx2\n10.0.0.3=mx3\n10.0.0.4=mx4\n10.0.0.5=mx5\n",
+    );
     let (out, err, code) = plan(&[
         "--status",
         status.to_str().unwrap(),
@@ -95,8 +122,14 @@ fn a_map_enables_moves_and_tuning_and_names_real_users() {
     // Any user the script moves is a real one from the map.
     for line in out.lines().filter(|l| l.starts_with("doveadm director move ")) {
         let user = line.split(' ').nth(3).unwrap();
-        assert!(user.starts_with("mail") && user.ends_with("@example.com"), "{line}");
-        assert!(line.split(' ').nth(4).unwrap().starts_with("10.0.0."), "IPs, not names: {line}");
+        assert!(
+            user.starts_with("mail") && user.ends_with("@example.com"),
+            "{line}"
+        );
+        assert!(
+            line.split(' ').nth(4).unwrap().starts_with("10.0.0."),
+            "IPs, not names: {line}"
+        );
     }
     assert!(out.contains("mx1"), "tables use the names given: {out}");
 }
@@ -117,11 +150,23 @@ fn bad_plan_input_exits_2() {
     let status = write(t.path(), "status.txt", STATUS);
     let garbage = write(t.path(), "garbage.txt", "this is not doveadm output\n");
     for (args, words) in [
-        (vec!["--status", "/nonexistent/status.txt"], "/nonexistent/status.txt"),
+        (
+            vec!["--status", "/nonexistent/status.txt"],
+            "/nonexistent/status.txt",
+        ),
         (vec!["--status", garbage.to_str().unwrap()], "garbage.txt"),
-        (vec!["--status", status.to_str().unwrap(), "--target", "0.5"], "--target"),
-        (vec!["--status", status.to_str().unwrap(), "--strategy", "move-greedy"], "needs --map"),
-        (vec!["--status", status.to_str().unwrap(), "--strategy", "warp"], "unknown strategy"),
+        (
+            vec!["--status", status.to_str().unwrap(), "--target", "0.5"],
+            "--target",
+        ),
+        (
+            vec!["--status", status.to_str().unwrap(), "--strategy", "move-greedy"],
+            "needs --map",
+        ),
+        (
+            vec!["--status", status.to_str().unwrap(), "--strategy", "warp"],
+            "unknown strategy",
+        ),
     ] {
         let (_, err, code) = plan(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
