@@ -80,6 +80,7 @@ fn main() -> ExitCode {
                 replications,
                 seed,
                 workload,
+                users_out: emit_scenario.as_ref().map(|p| p.with_extension("users.txt")),
             },
             strategies,
             emit_scenario,

@@ -51,6 +51,9 @@ pub struct PlanRequest {
     pub seed: u64,
     /// A scenario whose `[director]` and `[workload]` to use.
     pub workload: Option<PathBuf>,
+    /// Where to write the map's user names (the emitted scenario's
+    /// `users_file`); a temporary file when `None`.
+    pub users_out: Option<PathBuf>,
 }
 
 /// A bad request (file, value): exit code 2.
@@ -110,10 +113,19 @@ fn read_names(path: &Path) -> Result<Vec<(String, String)>, PlanError> {
 fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
     let abs = |p: &Path| std::fs::canonicalize(p).map_err(|e| PlanError(format!("{}: {e}", p.display())));
     let status_path = abs(&req.status)?;
-    let text = std::fs::read_to_string(&status_path)
-        .map_err(|e| PlanError(format!("{}: {e}", req.status.display())))?;
-    let rows =
-        crate::scenario::import::parse_status(&text, &status_path).map_err(|e| PlanError(e.to_string()))?;
+    let text = crate::scenario::import::read_text(&status_path).map_err(|e| PlanError(e.to_string()))?;
+    let lines =
+        crate::scenario::import::parse_status_lines(&text, &status_path).map_err(|e| PlanError(e.to_string()))?;
+    for (k, (line, row)) in lines.iter().enumerate() {
+        if let Some((first, _)) = lines[..k].iter().find(|(_, r)| r.ip == row.ip) {
+            return Err(PlanError(format!(
+                "{}:{line}: duplicate IP {} (already on line {first})",
+                status_path.display(),
+                row.ip
+            )));
+        }
+    }
+    let rows: Vec<_> = lines.into_iter().map(|(_, r)| r).collect();
     if rows.is_empty() {
         return Err(PlanError(format!(
             "{}: no backends in the status output",
@@ -175,9 +187,35 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
         s.push('\n');
     }
     s.push_str("[workload]\n");
+    // With a map the population is the map's named users (a users file
+    // next to the emitted scenario); without, `total` stand-ins.
+    let population = match &req.map {
+        Some(m) => {
+            let m = abs(m)?;
+            let text = crate::scenario::import::read_text(&m).map_err(|e| PlanError(e.to_string()))?;
+            let rows = crate::scenario::import::parse_map(&text, &m).map_err(|e| PlanError(e.to_string()))?;
+            let mut seen = std::collections::HashSet::new();
+            let names: Vec<String> =
+                rows.into_iter().filter_map(|r| r.user).filter(|u| seen.insert(u.clone())).collect();
+            if names.is_empty() {
+                format!("users = {}", total.max(1))
+            } else {
+                let path = req.users_out.clone().unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("dirsim-plan-users-{}.txt", std::process::id()))
+                });
+                let mut body = names.join("\n");
+                body.push('\n');
+                crate::report::write_atomic(&path, body.as_bytes())
+                    .map_err(|e| PlanError(format!("writing {}: {e}", path.display())))?;
+                let path = abs(&path)?;
+                format!("users_file = {}", toml_str(&path.to_string_lossy()))
+            }
+        }
+        None => format!("users = {}", total.max(1)),
+    };
     match workload {
         Some(w) => {
-            let _ = writeln!(s, "users = {}", total.max(w.users.len() as u64));
+            let _ = writeln!(s, "{population}");
             let _ = writeln!(s, "sessions_per_day = {}", w.sessions_per_day);
             let _ = writeln!(s, "session_length = {}", dist_toml(&w.session_length, true));
             let _ = writeln!(
@@ -195,10 +233,9 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
             // Long-lived IMAP sessions: everyone stays connected.
             let _ = writeln!(
                 s,
-                "users = {}\nsessions_per_day = 0\nsession_length = {{ dist = \"fixed\", value = \"1d\" }}\n\
+                "{population}\nsessions_per_day = 0\nsession_length = {{ dist = \"fixed\", value = \"1d\" }}\n\
                  connections_per_session = {{ dist = \"uniform\", min = 1, max = 3 }}\n\
-                 reconnect_after_kick = {{ dist = \"exponential\", mean = \"5s\" }}",
-                total.max(1)
+                 reconnect_after_kick = {{ dist = \"exponential\", mean = \"5s\" }}"
             );
         }
     }

@@ -119,6 +119,7 @@ fn a_map_enables_moves_and_tuning_and_names_real_users() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("move-greedy"), "{out}");
     assert!(out.contains("tune-vhosts"), "{out}");
+    assert!(out.contains("\ndoveadm director "), "a script: {out}");
     // Any user the script moves is a real one from the map.
     for line in out.lines().filter(|l| l.starts_with("doveadm director move ")) {
         let user = line.split(' ').nth(3).unwrap();
@@ -172,4 +173,44 @@ fn bad_plan_input_exits_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(words), "{args:?}: {err}");
     }
+}
+
+/// The plan's pick moves no more users than the documented procedure would
+/// (both on the documented procedure's start).
+#[test]
+fn the_plan_moves_no_more_than_the_documented_procedure() {
+    let t = tempfile::tempdir().unwrap();
+    let status = write(t.path(), "status.txt", STATUS);
+    let map = write(t.path(), "map.txt", &skewed_map());
+    let (out, err, code) =
+        plan(&["--status", status.to_str().unwrap(), "--map", map.to_str().unwrap(), "--target", "1.2"]);
+    assert_eq!(code, 0, "{err}");
+    let moved = |label: &str| -> f64 {
+        let line = out.lines().find(|l| l.starts_with(&format!("#   {label} "))).expect(label);
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let best = out.lines().next().unwrap();
+    let best = best.strip_prefix("# Recommended: ").expect("a recommendation").split(' ').next().unwrap();
+    assert!(moved(best) <= moved("documented"), "{best} vs documented: {out}");
+}
+
+#[test]
+fn bad_imports_exit_2_with_the_line() {
+    let t = tempfile::tempdir().unwrap();
+    let status = write(t.path(), "status.txt", STATUS);
+    let cases = [
+        ("truncated.txt", "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup", ":2"),
+        ("columns.txt", "mail server ip\tcolour\tvhosts\tusers\n10.0.0.1\tred\t100\t5\n", "colour"),
+        ("dupe.txt", "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup\t-\t1\n10.0.0.1\t\t100\tup\t-\t2\n", ":3"),
+    ];
+    for (name, text, words) in cases {
+        let f = write(t.path(), name, text);
+        let (_, err, code) = plan(&["--status", f.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains(name) && err.contains(words), "{name}: {err}");
+    }
+    let map = write(t.path(), "map.txt", "user\thash\tmail server ip\texpire time\nu1\t1\t10.9.9.9\t2025-01-01 00:15:00\n");
+    let (_, err, code) = plan(&["--status", status.to_str().unwrap(), "--map", map.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("10.9.9.9"), "{err}");
 }
