@@ -1138,106 +1138,20 @@ pub fn utc_datetime(secs: i64) -> String {
     )
 }
 
-// The shell's line syntax, re-implemented here so that the real side does
-// not depend on the simulator's code.
+// The shell's line syntax: the real side reads the very same script
+// language as `dirsim shell`, so it uses the same parsers.
 
-/// Splits a line into words; single and double quotes group words (as
-/// `dirsim shell` does).
+/// Splits a line into words as `dirsim shell` does.
 fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for c in line.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => cur.push(c),
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            None => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(format!("unterminated quote in {line:?}"));
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
+    dirsim::director::doveadm::split_words(line).map_err(|e| e.message)
 }
 
-/// A dirsim duration: numbers with units `ms`, `s`/`sec`/`secs`,
-/// `m`/`min`/`mins`, `h`, `d`, concatenated (`1h30m`, `500ms`).
+/// A dirsim duration (`5s`, `1h30m`, `500ms`).
 pub fn parse_duration_ms(input: &str) -> Result<u64, String> {
-    let fail = |reason: &str| format!("invalid duration {input:?}: {reason}");
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(fail("it is empty"));
-    }
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut total: u64 = 0;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return Err(fail("expected a number"));
-        }
-        let n: u64 = s[start..i].parse().map_err(|_| fail("number too large"))?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit: u64 = match &s[ustart..i] {
-            "ms" => 1,
-            "s" | "sec" | "secs" => 1000,
-            "m" | "min" | "mins" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "" => return Err(fail("missing unit")),
-            u => return Err(fail(&format!("unknown unit {u:?}"))),
-        };
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| fail("too large"))?;
-        while i < b.len() && b[i] == b' ' {
-            i += 1;
-        }
-    }
-    Ok(total)
+    dirsim::scenario::duration::parse_duration_ms(input).map_err(|e| e.to_string())
 }
 
-/// `2s`, `1m30s`, `1s500ms`, `0s`: as the shell prints durations.
-pub fn format_duration_ms(mut ms: u64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, len) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if ms >= len {
-            let _ = write!(out, "{}{unit}", ms / len);
-            ms %= len;
-        }
-    }
-    out
+/// A duration as the shell prints it (`2s`, `1m30s`).
+pub fn format_duration_ms(ms: u64) -> String {
+    dirsim::scenario::duration::format_duration_ms(ms)
 }
