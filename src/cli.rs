@@ -27,7 +27,8 @@ report.html.
 Examples:
   dirsim run
   dirsim run scenarios/add-backend.toml --seed 7 -o /tmp/add
-  dirsim run scenarios/backend-maintenance.toml --format doveadm")]
+  dirsim run scenarios/backend-maintenance.toml --format doveadm
+  dirsim run scenarios/scale-1m.toml --no-charts --stats")]
     Run {
         /// Scenario file (TOML). Default: the bundled documented procedure.
         scenario: Option<PathBuf>,
@@ -54,6 +55,10 @@ Examples:
         /// Skip the charts (PNG, SVG) and report.html, for speed.
         #[arg(long)]
         no_charts: bool,
+        /// Print events, events/s, peak queue, peak memory and wall time to
+        /// stderr and write them to stats.csv.
+        #[arg(long)]
+        stats: bool,
     },
     /// Compare rebalancing strategies (and placement algorithms) over many seeds.
     #[command(after_help = "\

@@ -49,7 +49,18 @@ fn main() -> ExitCode {
             no_charts,
             strategy,
             placement,
-        } => run(RunArgs { path: scenario, out, seed, format, check, charts: !no_charts, strategy, placement }),
+            stats,
+        } => run(RunArgs {
+            path: scenario,
+            out,
+            seed,
+            format,
+            check,
+            charts: !no_charts,
+            strategy,
+            placement,
+            stats,
+        }),
         Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Plan {
             status,
@@ -187,17 +198,25 @@ fn plan_cmd(
     out: Option<std::path::PathBuf>,
 ) -> Result<(), Failure> {
     if !(req.target.is_finite() && req.target >= 1.0) {
-        return Err(Failure::BadInput(format!("--target {}: expected an imbalance >= 1.0, e.g. 1.1", req.target)));
+        return Err(Failure::BadInput(format!(
+            "--target {}: expected an imbalance >= 1.0, e.g. 1.1",
+            req.target
+        )));
     }
     req.strategies = strategies
         .iter()
-        .map(|s| s.parse().map_err(|e| Failure::BadInput(format!("--strategy: {e}"))))
+        .map(|s| {
+            s.parse()
+                .map_err(|e| Failure::BadInput(format!("--strategy: {e}")))
+        })
         .collect::<Result<_, _>>()?;
     let plan = dirsim::plan::plan(&req).map_err(|e| Failure::BadInput(e.0))?;
     print!("{}", plan.text);
     if let Some(path) = emit {
         let Some(text) = &plan.emitted_scenario else {
-            return Err(Failure::BadInput("--emit-scenario: no strategy reaches the target, nothing to emit".into()));
+            return Err(Failure::BadInput(
+                "--emit-scenario: no strategy reaches the target, nothing to emit".into(),
+            ));
         };
         dirsim::report::write_atomic(&path, text.as_bytes())
             .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
@@ -266,13 +285,28 @@ struct RunArgs {
     charts: bool,
     strategy: Option<String>,
     placement: Option<String>,
+    /// Report wall-clock figures (stderr, stats.csv).
+    stats: bool,
 }
 
 fn run(a: RunArgs) -> Result<(), Failure> {
-    let RunArgs { path, out, seed, format, check, charts, strategy, placement } = a;
+    let RunArgs {
+        path,
+        out,
+        seed,
+        format,
+        check,
+        charts,
+        strategy,
+        placement,
+        stats,
+    } = a;
     let mut scenario = load_scenario(path.as_deref())?;
     let strategy = strategy
-        .map(|s| s.parse::<dirsim::strategy::StrategySpec>().map_err(|e| Failure::BadInput(format!("--strategy: {e}"))))
+        .map(|s| {
+            s.parse::<dirsim::strategy::StrategySpec>()
+                .map_err(|e| Failure::BadInput(format!("--strategy: {e}")))
+        })
         .transpose()?;
     if let Some(p) = placement {
         scenario.director.placement = dirsim::director::placement::Placement::parse(&p)
@@ -283,14 +317,26 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         bar: None,
         started: std::time::Instant::now(),
     };
-    let opts = dirsim::sim::RunOptions { seed, check, strategy };
+    let opts = dirsim::sim::RunOptions {
+        seed,
+        check,
+        strategy,
+    };
+    let started = std::time::Instant::now();
     let result = dirsim::sim::run_with(&scenario, opts, &mut progress).map_err(|e| match e {
         dirsim::sim::SimError::BadInput(m) => Failure::BadInput(m),
         other => Failure::Other(other.to_string()),
     })?;
+    let wall_s = started.elapsed().as_secs_f64();
     if let Some(b) = progress.bar.take() {
         b.finish_and_clear();
     }
+    let run_stats = stats.then(|| dirsim::sim::RunStats {
+        events: result.summary.events,
+        peak_queue: result.summary.peak_queue,
+        wall_s,
+        peak_memory_mib: dirsim::sim::peak_memory_mib(),
+    });
     let style = match format {
         TableFormatArg::Seed => dirsim::report::TableStyle::Seed,
         TableFormatArg::Doveadm => dirsim::report::TableStyle::Doveadm,
@@ -302,6 +348,15 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     stdout.flush().map_err(io_failure)?;
     dirsim::report::write_outputs(&result, style, &dir, charts)
         .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+    if let Some(s) = run_stats {
+        let mut b = Vec::new();
+        dirsim::report::csv::write_stats(&s, &mut b).map_err(io_failure)?;
+        let path = dir.join("stats.csv");
+        dirsim::report::write_atomic(&path, &b)
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
+        let line: Vec<String> = s.rows().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("dirsim: stats: {}", line.join(" "));
+    }
     eprintln!("dirsim: wrote {}", dir.display());
     Ok(())
 }

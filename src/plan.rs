@@ -114,8 +114,8 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
     let abs = |p: &Path| std::fs::canonicalize(p).map_err(|e| PlanError(format!("{}: {e}", p.display())));
     let status_path = abs(&req.status)?;
     let text = crate::scenario::import::read_text(&status_path).map_err(|e| PlanError(e.to_string()))?;
-    let lines =
-        crate::scenario::import::parse_status_lines(&text, &status_path).map_err(|e| PlanError(e.to_string()))?;
+    let lines = crate::scenario::import::parse_status_lines(&text, &status_path)
+        .map_err(|e| PlanError(e.to_string()))?;
     for (k, (line, row)) in lines.iter().enumerate() {
         if let Some((first, _)) = lines[..k].iter().find(|(_, r)| r.ip == row.ip) {
             return Err(PlanError(format!(
@@ -195,8 +195,11 @@ fn base_scenario(req: &PlanRequest) -> Result<String, PlanError> {
             let text = crate::scenario::import::read_text(&m).map_err(|e| PlanError(e.to_string()))?;
             let rows = crate::scenario::import::parse_map(&text, &m).map_err(|e| PlanError(e.to_string()))?;
             let mut seen = std::collections::HashSet::new();
-            let names: Vec<String> =
-                rows.into_iter().filter_map(|r| r.user).filter(|u| seen.insert(u.clone())).collect();
+            let names: Vec<String> = rows
+                .into_iter()
+                .filter_map(|r| r.user)
+                .filter(|u| seen.insert(u.clone()))
+                .collect();
             if names.is_empty() {
                 format!("users = {}", total.max(1))
             } else {

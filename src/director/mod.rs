@@ -723,7 +723,12 @@ impl Director {
             let mut p = self.recs.lists[t.0 as usize].head;
             while p != NIL {
                 let r = self.recs.recs[p as usize];
-                f(UserSlot(p), r.hash, HostId(r.host), r.timestamp + self.settings.user_expire_secs);
+                f(
+                    UserSlot(p),
+                    r.hash,
+                    HostId(r.host),
+                    r.timestamp + self.settings.user_expire_secs,
+                );
                 p = r.next;
             }
         }

@@ -130,3 +130,14 @@ pub fn write_summary(r: &RunResult, out: impl Write) -> io::Result<()> {
     }
     w.flush()
 }
+
+/// `stats.csv` (key, value): wall-clock figures, written only with
+/// `dirsim run --stats`.
+pub fn write_stats(s: &crate::sim::RunStats, out: impl Write) -> io::Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(["key", "value"])?;
+    for (k, v) in s.rows() {
+        w.write_record([k, v.as_str()])?;
+    }
+    w.flush()
+}

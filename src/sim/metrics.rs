@@ -192,3 +192,53 @@ mod tests {
         assert_eq!(vhost_imbalance(&[]), 1.0);
     }
 }
+
+/// Wall-clock figures of one run (`dirsim run --stats`). They differ from
+/// run to run, so they never go into the files a run compares byte for
+/// byte (`summary.csv` has the deterministic `events` and `peak_queue`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStats {
+    /// Events taken from the queue.
+    pub events: u64,
+    /// Most events pending at once.
+    pub peak_queue: usize,
+    /// Wall time of the simulation (without writing outputs), seconds.
+    pub wall_s: f64,
+    /// Peak resident memory of the process (VmHWM), MiB; `None` if the OS
+    /// does not say.
+    pub peak_memory_mib: Option<f64>,
+}
+
+impl RunStats {
+    /// Events per second of wall time.
+    pub fn events_per_sec(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.events as f64 / self.wall_s
+        } else {
+            0.0
+        }
+    }
+
+    /// `(key, value)` rows, as in `stats.csv`.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("events", self.events.to_string()),
+            ("events_per_sec", format!("{:.0}", self.events_per_sec())),
+            ("peak_queue", self.peak_queue.to_string()),
+            (
+                "peak_memory_mib",
+                self.peak_memory_mib
+                    .map_or_else(|| "unknown".to_string(), |m| format!("{m:.1}")),
+            ),
+            ("wall_s", format!("{:.3}", self.wall_s)),
+        ]
+    }
+}
+
+/// The process's peak resident memory (VmHWM in /proc/self/status), MiB.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -13,7 +13,9 @@ mod steps;
 mod workload;
 
 pub use event::Event;
-pub use metrics::{BackendInfo, BackendRow, RunResult, Sample, StepRecord, Summary};
+pub use metrics::{
+    BackendInfo, BackendRow, RunResult, RunStats, Sample, StepRecord, Summary, peak_memory_mib,
+};
 pub use queue::EventQueue;
 
 use crate::scenario::Scenario;
@@ -53,7 +55,14 @@ pub struct RunOptions {
 
 /// Simulates `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, observer: &mut dyn Observer) -> Result<RunResult, SimError> {
-    run_with(scenario, RunOptions { seed, ..RunOptions::default() }, observer)
+    run_with(
+        scenario,
+        RunOptions {
+            seed,
+            ..RunOptions::default()
+        },
+        observer,
+    )
 }
 
 /// Simulates `scenario` with explicit options.

@@ -1,49 +1,206 @@
-//! The event queue: a binary heap ordered by (time, insertion sequence), so
+//! The event queue: events leave in order of (time, insertion sequence), so
 //! events at the same millisecond leave in the order they were scheduled
 //! and a run is identical on every machine.
 //!
-//! Costs: push and pop are `O(log n)`; events are small `Copy` values, so
-//! the heap never allocates per event once it has grown.
+//! Layout (a two-level bucket queue keyed by time, after calendar queues):
+//! - a *fine wheel* of `2^FINE_BITS` one-millisecond buckets covering the
+//!   current window of `2^FINE_BITS` ms; each bucket is a FIFO `Vec`, and a
+//!   bitmap finds the next non-empty bucket;
+//! - *coarse buckets*, one per later window, holding `(ms within window,
+//!   event)` in insertion order; when the cursor reaches a window its
+//!   coarse bucket is spread, in order, over the fine wheel (a stable
+//!   distribution, so ties keep their insertion order);
+//! - two small binary heaps ordered by (time, sequence) for the rare rest:
+//!   `early` for events scheduled before the wheel's cursor (the cursor may
+//!   run ahead of the last event taken while peeking), `far` for times at
+//!   or beyond `DENSE_LIMIT_MS`.
+//!
+//! Every `early` event is earlier than every wheel event, and every wheel
+//! event earlier than every `far` event, so taking from them in that order
+//! gives exactly the order of one binary heap over (time, sequence).
+//!
+//! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
+//! event moves at most twice (coarse, then fine). Memory: 16 bytes per
+//! pending event in a coarse bucket, 12 in the wheel. Wheel buckets keep
+//! their capacity; a coarse bucket is one allocation per 4 s window (plus
+//! its growth), freed when spread, never one per event.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::event::Event;
 
+/// The wheel covers `2^FINE_BITS` ms (about 4 s).
+const FINE_BITS: u32 = 12;
+const FINE: usize = 1 << FINE_BITS;
+const FINE_MASK: u64 = FINE as u64 - 1;
+const WORDS: usize = FINE / 64;
+/// Times at or beyond this (about 795 days) go to the `far` heap.
+const DENSE_LIMIT_MS: u64 = 1 << 36;
+
 /// Pending events.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EventQueue {
-    heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    fine: Vec<Vec<Event>>,
+    occupied: [u64; WORDS],
+    /// The window (time >> FINE_BITS) the wheel covers.
+    window: u64,
+    /// The wheel's cursor: bucket being drained, and the read position in it.
+    cur: usize,
+    head: usize,
+    coarse: Vec<Vec<(u16, Event)>>,
+    coarse_len: usize,
+    early: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    far: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
+    len: usize,
     peak: usize,
 }
 
+impl Default for EventQueue {
+    fn default() -> Self {
+        EventQueue {
+            fine: (0..FINE).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            window: 0,
+            cur: 0,
+            head: 0,
+            coarse: Vec::new(),
+            coarse_len: 0,
+            early: BinaryHeap::new(),
+            far: BinaryHeap::new(),
+            seq: 0,
+            len: 0,
+            peak: 0,
+        }
+    }
+}
+
 impl EventQueue {
+    /// The wheel cursor's time: no wheel event is earlier.
+    fn cursor_ms(&self) -> u64 {
+        (self.window << FINE_BITS) | self.cur as u64
+    }
+
     /// Schedules `event` at simulated time `at` (ms).
     pub fn push(&mut self, at: u64, event: Event) {
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, event)));
-        self.peak = self.peak.max(self.heap.len());
+        self.len += 1;
+        self.peak = self.peak.max(self.len);
+        if at >= DENSE_LIMIT_MS {
+            self.seq += 1;
+            self.far.push(Reverse((at, self.seq, event)));
+        } else if at < self.cursor_ms() {
+            self.seq += 1;
+            self.early.push(Reverse((at, self.seq, event)));
+        } else if at >> FINE_BITS == self.window {
+            let f = (at & FINE_MASK) as usize;
+            self.fine[f].push(event);
+            self.occupied[f / 64] |= 1 << (f % 64);
+        } else {
+            let c = (at >> FINE_BITS) as usize;
+            if self.coarse.len() <= c {
+                self.coarse.resize_with(c + 1, Vec::new);
+            }
+            self.coarse[c].push(((at & FINE_MASK) as u16, event));
+            self.coarse_len += 1;
+        }
+    }
+
+    /// The first occupied wheel bucket at or after the cursor.
+    fn next_fine(&self) -> Option<usize> {
+        let mut w = self.cur / 64;
+        let mut bits = self.occupied[w] & (!0u64 << (self.cur % 64));
+        loop {
+            if bits != 0 {
+                return Some(w * 64 + bits.trailing_zeros() as usize);
+            }
+            w += 1;
+            if w == WORDS {
+                return None;
+            }
+            bits = self.occupied[w];
+        }
+    }
+
+    /// Moves the cursor to the next wheel event (spreading the next coarse
+    /// bucket over the wheel if this window is done); its time, if any.
+    fn advance(&mut self) -> Option<u64> {
+        loop {
+            if let Some(f) = self.next_fine() {
+                if f != self.cur {
+                    self.cur = f;
+                    self.head = 0;
+                }
+                return Some(self.cursor_ms());
+            }
+            if self.coarse_len == 0 {
+                return None;
+            }
+            let mut c = self.window as usize + 1;
+            while self.coarse[c].is_empty() {
+                c += 1;
+            }
+            // Freed once spread: reusing it for a later window would keep
+            // a busy window's capacity for a quiet one (memory grows).
+            let bucket = std::mem::take(&mut self.coarse[c]);
+            self.coarse_len -= bucket.len();
+            self.window = c as u64;
+            self.cur = 0;
+            self.head = 0;
+            for (low, ev) in bucket {
+                let f = low as usize;
+                self.fine[f].push(ev);
+                self.occupied[f / 64] |= 1 << (f % 64);
+            }
+        }
     }
 
     /// The time of the next event.
-    pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    pub fn peek_time(&mut self) -> Option<u64> {
+        if let Some(Reverse((t, _, _))) = self.early.peek() {
+            return Some(*t);
+        }
+        self.advance()
+            .or_else(|| self.far.peek().map(|Reverse((t, _, _))| *t))
     }
 
     /// Takes the next event.
     pub fn pop(&mut self) -> Option<(u64, Event)> {
-        self.heap.pop().map(|Reverse((t, _, e))| (t, e))
+        let out = if let Some(Reverse((t, _, e))) = self.early.pop() {
+            Some((t, e))
+        } else if let Some(t) = self.advance() {
+            let bucket = &mut self.fine[self.cur];
+            let e = bucket[self.head];
+            self.head += 1;
+            if self.head == bucket.len() {
+                bucket.clear();
+                self.head = 0;
+                self.occupied[self.cur / 64] &= !(1 << (self.cur % 64));
+            }
+            Some((t, e))
+        } else {
+            self.far.pop().map(|Reverse((t, _, e))| (t, e))
+        };
+        if out.is_some() {
+            self.len -= 1;
+        }
+        out
+    }
+
+    /// The `k`-th event after the next one, if it is already known to be
+    /// at the cursor's millisecond (for prefetching its state).
+    pub fn upcoming(&self, k: usize) -> Option<Event> {
+        self.fine[self.cur].get(self.head + k).copied()
     }
 
     /// Events pending.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 
     /// The most events ever pending at once.
@@ -98,5 +255,63 @@ mod tests {
             ]
         );
         assert_eq!(q.peak_len(), 4);
+    }
+
+    /// The reference: one binary heap over (time, sequence).
+    #[derive(Default)]
+    struct Model {
+        heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+        seq: u64,
+    }
+
+    #[test]
+    fn same_order_as_a_binary_heap() {
+        let mut q = EventQueue::default();
+        let mut m = Model::default();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut now = 0;
+        for i in 0..200_000u32 {
+            let r = rnd(100);
+            if r < 55 {
+                // Mostly near, some far (other windows), a few very far,
+                // some at `now` or just after it (behind a peeked cursor).
+                let at = match rnd(10) {
+                    0..=3 => now + rnd(5),
+                    4..=7 => now + rnd(20_000),
+                    8 => now + rnd(10_000_000),
+                    _ => now.max(DENSE_LIMIT_MS - 5) + rnd(10),
+                };
+                let ev = Event::Step { index: i };
+                q.push(at, ev);
+                m.seq += 1;
+                m.heap.push(Reverse((at, m.seq, ev)));
+            } else if r < 65 {
+                // Peek, then let time pass only part of the way (as the
+                // director's deadlines do).
+                let t = q.peek_time();
+                assert_eq!(t, m.heap.peek().map(|Reverse((t, _, _))| *t));
+                if let Some(t) = t {
+                    now = now.max(now + (t - now) / 2);
+                }
+            } else {
+                let got = q.pop();
+                let want = m.heap.pop().map(|Reverse((t, _, e))| (t, e));
+                assert_eq!(got, want);
+                if let Some((t, _)) = got {
+                    now = now.max(t);
+                }
+            }
+            assert_eq!(q.len(), m.heap.len());
+        }
+        while let Some(want) = m.heap.pop() {
+            assert_eq!(q.pop(), Some((want.0.0, want.0.2)));
+        }
+        assert!(q.pop().is_none() && q.is_empty());
     }
 }

@@ -182,15 +182,29 @@ fn the_plan_moves_no_more_than_the_documented_procedure() {
     let t = tempfile::tempdir().unwrap();
     let status = write(t.path(), "status.txt", STATUS);
     let map = write(t.path(), "map.txt", &skewed_map());
-    let (out, err, code) =
-        plan(&["--status", status.to_str().unwrap(), "--map", map.to_str().unwrap(), "--target", "1.2"]);
+    let (out, err, code) = plan(&[
+        "--status",
+        status.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--target",
+        "1.2",
+    ]);
     assert_eq!(code, 0, "{err}");
     let moved = |label: &str| -> f64 {
-        let line = out.lines().find(|l| l.starts_with(&format!("#   {label} "))).expect(label);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("#   {label} ")))
+            .expect(label);
         line.split_whitespace().nth(2).unwrap().parse().unwrap()
     };
     let best = out.lines().next().unwrap();
-    let best = best.strip_prefix("# Recommended: ").expect("a recommendation").split(' ').next().unwrap();
+    let best = best
+        .strip_prefix("# Recommended: ")
+        .expect("a recommendation")
+        .split(' ')
+        .next()
+        .unwrap();
     assert!(moved(best) <= moved("documented"), "{best} vs documented: {out}");
 }
 
@@ -199,9 +213,21 @@ fn bad_imports_exit_2_with_the_line() {
     let t = tempfile::tempdir().unwrap();
     let status = write(t.path(), "status.txt", STATUS);
     let cases = [
-        ("truncated.txt", "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup", ":2"),
-        ("columns.txt", "mail server ip\tcolour\tvhosts\tusers\n10.0.0.1\tred\t100\t5\n", "colour"),
-        ("dupe.txt", "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup\t-\t1\n10.0.0.1\t\t100\tup\t-\t2\n", ":3"),
+        (
+            "truncated.txt",
+            "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup",
+            ":2",
+        ),
+        (
+            "columns.txt",
+            "mail server ip\tcolour\tvhosts\tusers\n10.0.0.1\tred\t100\t5\n",
+            "colour",
+        ),
+        (
+            "dupe.txt",
+            "mail server ip\ttag\tvhosts\tstate\tstate changed\tusers\n10.0.0.1\t\t100\tup\t-\t1\n10.0.0.1\t\t100\tup\t-\t2\n",
+            ":3",
+        ),
     ];
     for (name, text, words) in cases {
         let f = write(t.path(), name, text);
@@ -209,8 +235,17 @@ fn bad_imports_exit_2_with_the_line() {
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(name) && err.contains(words), "{name}: {err}");
     }
-    let map = write(t.path(), "map.txt", "user\thash\tmail server ip\texpire time\nu1\t1\t10.9.9.9\t2025-01-01 00:15:00\n");
-    let (_, err, code) = plan(&["--status", status.to_str().unwrap(), "--map", map.to_str().unwrap()]);
+    let map = write(
+        t.path(),
+        "map.txt",
+        "user\thash\tmail server ip\texpire time\nu1\t1\t10.9.9.9\t2025-01-01 00:15:00\n",
+    );
+    let (_, err, code) = plan(&[
+        "--status",
+        status.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("10.9.9.9"), "{err}");
 }

@@ -361,3 +361,33 @@ fn initial_state_from_doveadm_status_and_map_files() {
     assert_eq!(table[0][..3], ["a", "100", "1"], "{stdout}");
     assert_eq!(table[1][..3], ["b", "100", "1"], "{stdout}");
 }
+
+/// `--stats` adds stats.csv and a stderr line, and changes nothing in the
+/// files a run compares byte for byte.
+#[test]
+fn stats_go_to_their_own_file() {
+    let plain = tempfile::tempdir().unwrap();
+    let with = tempfile::tempdir().unwrap();
+    let (_, _, code) = run_to(plain.path(), &["--no-charts"]);
+    assert_eq!(code, 0);
+    let (_, err, code) = run_to(with.path(), &["--no-charts", "--stats"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dirsim: stats: events="), "{err}");
+    for f in ["steps.txt", "steps.csv", "timeseries.csv", "summary.csv"] {
+        assert_eq!(read(plain.path(), f), read(with.path(), f), "{f}");
+    }
+    assert!(!plain.path().join("stats.csv").exists());
+    let stats = read(with.path(), "stats.csv");
+    let keys: Vec<&str> = stats.lines().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "key",
+            "events",
+            "events_per_sec",
+            "peak_queue",
+            "peak_memory_mib",
+            "wall_s"
+        ]
+    );
+}
