@@ -686,23 +686,8 @@ impl<W: Write, E: Write> Session<W, E> {
                 self.reply("kick", None, r)
             }
             Command::Dump => {
-                let d = self.director();
-                let mut lines = Vec::new();
-                for &id in d.hosts_in_order() {
-                    let h = d.host(id);
-                    let tag = d.tag_name(h.tag());
-                    let at = if tag.is_empty() {
-                        String::new()
-                    } else {
-                        format!("@{tag}")
-                    };
-                    lines.push(format!("doveadm director add {}{at} {}", h.ip_text(), h.vhosts()));
-                }
-                for (ip, _) in self.mail_servers.iter() {
-                    if self.dir.as_ref().expect("created").find_host(*ip).is_none() {
-                        lines.push(format!("doveadm director remove {ip}"));
-                    }
-                }
+                let configured: Vec<HostIp> = self.mail_servers.iter().map(|(ip, _)| *ip).collect();
+                let lines = format::dump_lines(self.director(), &configured);
                 for l in lines {
                     self.println(&l)?;
                 }

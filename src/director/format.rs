@@ -24,6 +24,29 @@ use time::macros::format_description;
 use super::print::{Header, PrintFormat, Printer};
 use super::{Director, HostId, UserLookup};
 
+/// `doveadm director dump`: an `add` line per live host (IP order), then a
+/// `remove` line for each configured host (`director_mail_servers`) that is
+/// gone (spec §4.12).
+pub fn dump_lines(d: &Director, configured: &[crate::director::ip::HostIp]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for &id in d.hosts_in_order() {
+        let h = d.host(id);
+        let tag = d.tag_name(h.tag());
+        let at = if tag.is_empty() {
+            String::new()
+        } else {
+            format!("@{tag}")
+        };
+        lines.push(format!("doveadm director add {}{at} {}", h.ip_text(), h.vhosts()));
+    }
+    for ip in configured {
+        if d.find_host(*ip).is_none() {
+            lines.push(format!("doveadm director remove {ip}"));
+        }
+    }
+    lines
+}
+
 /// `unixdate2str()`: `YYYY-MM-DD HH:MM:SS`, here in UTC.
 pub fn unixdate(t: i64) -> String {
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

@@ -47,6 +47,28 @@ const MARKER: RGBColor = RGBColor(150, 150, 150);
 pub(crate) const MEAN: RGBColor = RGBColor(90, 90, 90);
 
 pub(crate) type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Draws into a WIDTH×HEIGHT RGB buffer and encodes it as PNG in memory
+/// (plotters can only save PNGs to a path; report writers never open files).
+pub(crate) fn render_png(
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Res<()>,
+) -> io::Result<Vec<u8>> {
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root).map_err(io::Error::other)?;
+        root.present().map_err(io::Error::other)?;
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut w = enc.write_header().map_err(io::Error::other)?;
+    w.write_image_data(&rgb).map_err(io::Error::other)?;
+    w.finish().map_err(io::Error::other)?;
+    Ok(out)
+}
 /// Polylines (a series broken where it has no value).
 type Lines = Vec<Vec<(f64, f64)>>;
 /// (backend, bar corners, fair share).
@@ -229,21 +251,7 @@ impl<'a> Charts<'a> {
 
     /// The chart as a PNG file.
     pub fn png(&self, chart: Chart) -> io::Result<Vec<u8>> {
-        let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-        {
-            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-            self.draw(chart, &root).map_err(io::Error::other)?;
-            root.present().map_err(io::Error::other)?;
-        }
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
-        let mut w = enc.write_header().map_err(io::Error::other)?;
-        w.write_image_data(&rgb).map_err(io::Error::other)?;
-        w.finish().map_err(io::Error::other)?;
-        Ok(out)
+        render_png(|root| self.draw(chart, root))
     }
 
     /// The chart as an SVG document.

@@ -61,7 +61,6 @@ pub(crate) fn apply(
         _ => PrintFormat::Table { columns: 80 },
     };
     let mut out = StepOutcome::default();
-    let io = |e: std::io::Error| SimError::Internal(e.to_string());
     let r = (|| -> Result<Option<String>, String> {
         Ok(match &inv.command {
             Command::Status { user: None, .. } => {
@@ -163,27 +162,14 @@ pub(crate) fn apply(
             }
             Command::Kick { user } => reply_error(dir.user_kick(user), "kick", None),
             Command::Dump => {
-                let mut s = String::new();
-                for &id in dir.hosts_in_order() {
-                    let h = dir.host(id);
-                    let tag = dir.tag_name(h.tag());
-                    let at = if tag.is_empty() {
-                        String::new()
-                    } else {
-                        format!("@{tag}")
-                    };
-                    s.push_str(&format!(
-                        "doveadm director add {}{at} {}\n",
-                        h.ip_text(),
-                        h.vhosts()
-                    ));
-                }
-                out.output = s;
+                out.output = format::dump_lines(dir, &[])
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect();
                 None
             }
         })
     })();
-    let _ = io;
     match r {
         Ok(err) => out.error = err,
         Err(e) => out.error = Some(e),

@@ -217,21 +217,7 @@ impl<'a> Figures<'a> {
     }
 
     fn png(&self, fig: Fig) -> io::Result<Vec<u8>> {
-        let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-        {
-            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-            self.draw(fig, &root).map_err(io::Error::other)?;
-            root.present().map_err(io::Error::other)?;
-        }
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
-        let mut w = enc.write_header().map_err(io::Error::other)?;
-        w.write_image_data(&rgb).map_err(io::Error::other)?;
-        w.finish().map_err(io::Error::other)?;
-        Ok(out)
+        crate::report::charts::render_png(|root| self.draw(fig, root))
     }
 
     fn svg(&self, fig: Fig) -> io::Result<String> {
