@@ -48,6 +48,19 @@ pub(crate) const MEAN: RGBColor = RGBColor(90, 90, 90);
 
 pub(crate) type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
+/// Draws into a WIDTH×HEIGHT SVG document.
+pub(crate) fn render_svg(
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Res<()>,
+) -> io::Result<String> {
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root).map_err(io::Error::other)?;
+        root.present().map_err(io::Error::other)?;
+    }
+    Ok(s)
+}
+
 /// Draws into a WIDTH×HEIGHT RGB buffer and encodes it as PNG in memory
 /// (plotters can only save PNGs to a path; report writers never open files).
 pub(crate) fn render_png(
@@ -256,13 +269,7 @@ impl<'a> Charts<'a> {
 
     /// The chart as an SVG document.
     pub fn svg(&self, chart: Chart) -> io::Result<String> {
-        let mut s = String::new();
-        {
-            let root = SVGBackend::with_string(&mut s, (WIDTH, HEIGHT)).into_drawing_area();
-            self.draw(chart, &root).map_err(io::Error::other)?;
-            root.present().map_err(io::Error::other)?;
-        }
-        Ok(s)
+        render_svg(|root| self.draw(chart, root))
     }
 
     fn draw<DB: DrawingBackend>(&self, chart: Chart, root: &DrawingArea<DB, Shift>) -> Res<()>

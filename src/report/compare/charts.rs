@@ -18,8 +18,7 @@ use crate::report::charts::layout::{
     Entry, Key, LEGEND_ROWS, draw_legend_max, entry, fit, font, legend_width_max, text_width, ticked,
 };
 use crate::report::charts::{
-    DESC_FONT, GRID, HEIGHT, MEAN, Res, TICK_FONT, TITLE_FONT, TITLE_H, WIDTH, backend_color, m4,
-    register_font,
+    DESC_FONT, GRID, MEAN, Res, TICK_FONT, TITLE_FONT, TITLE_H, WIDTH, backend_color, m4, register_font,
 };
 
 /// Labels next to the points of the moved chart.
@@ -221,13 +220,7 @@ impl<'a> Figures<'a> {
     }
 
     fn svg(&self, fig: Fig) -> io::Result<String> {
-        let mut s = String::new();
-        {
-            let root = SVGBackend::with_string(&mut s, (WIDTH, HEIGHT)).into_drawing_area();
-            self.draw(fig, &root).map_err(io::Error::other)?;
-            root.present().map_err(io::Error::other)?;
-        }
-        Ok(s)
+        crate::report::charts::render_svg(|root| self.draw(fig, root))
     }
 
     fn draw<DB: DrawingBackend>(&self, fig: Fig, root: &DrawingArea<DB, Shift>) -> Res<()>
