@@ -11,6 +11,7 @@ pub mod compare;
 pub mod director;
 pub mod map;
 pub mod plan;
+mod prefetch;
 pub mod report;
 pub mod scenario;
 pub mod shell;

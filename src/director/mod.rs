@@ -578,10 +578,12 @@ impl Director {
     fn drop_expired(&mut self, tag: TagId) {
         let mut expire = None;
         loop {
-            let head = self.recs.lists[tag.0 as usize].head;
-            if head == NIL {
+            let list = &mut self.recs.lists[tag.0 as usize];
+            let h = list.head();
+            if h == NIL {
                 break;
             }
+            let head = list.slot(h).0;
             match self.record_alive(UserSlot(head)) {
                 Some(e) => {
                     expire = Some(e);
@@ -629,7 +631,7 @@ impl Director {
         r.host = host.0;
         r.timestamp = now;
         let tag = r.tag;
-        self.recs.append(slot);
+        self.append_record(slot);
         let list = &mut self.recs.lists[tag.0 as usize];
         if list.to_expire.is_none() {
             let at = now + self.settings.user_expire_secs;
@@ -643,7 +645,21 @@ impl Director {
         self.move_iters(slot);
         self.recs.get_mut(slot).timestamp = self.now_secs();
         self.recs.unlink(slot);
-        self.recs.append(slot);
+        self.append_record(slot);
+    }
+
+    /// Appends the slot to its list, compacting the list's log when due
+    /// (moving the flush iterators' positions with it).
+    fn append_record(&mut self, slot: UserSlot) {
+        if self.recs.append(slot) {
+            let tag = self.recs.get(slot).tag;
+            let mut positions: Vec<&mut u32> = self
+                .resets
+                .iter_mut()
+                .filter_map(|c| c.iter_pos_in(&self.tag_order, tag))
+                .collect();
+            self.recs.compact(tag, &mut positions);
+        }
     }
 
     /// `user_free`: count, move hook, iterators, unlink.
@@ -660,15 +676,12 @@ impl Director {
 
     /// `user_directory_remove_host`: drop every record of `host`.
     fn remove_host_records(&mut self, host: HostId) {
-        let tag = self.hosts[host.0 as usize].tag;
-        let mut p = self.recs.lists[tag.0 as usize].head;
+        let tag = self.hosts[host.0 as usize].tag.0 as usize;
+        let mut p = self.recs.lists[tag].host_from(0, host.0);
         while p != NIL {
-            let next = self.recs.recs[p as usize].next;
-            if self.recs.recs[p as usize].host == host.0 {
-                self.counters.records_dropped += 1;
-                self.free_record(UserSlot(p));
-            }
-            p = next;
+            self.counters.records_dropped += 1;
+            self.free_record(self.recs.lists[tag].slot(p));
+            p = self.recs.lists[tag].host_from(p + 1, host.0);
         }
     }
 
@@ -700,9 +713,8 @@ impl Director {
         for i in 0..self.tag_order.len() {
             let t = self.tag_order[i];
             self.drop_expired(t);
-            let mut p = self.recs.lists[t.0 as usize].head;
-            while p != NIL {
-                let r = self.recs.recs[p as usize];
+            for slot in self.recs.lists[t.0 as usize].iter() {
+                let r = self.recs.get(slot);
                 if only.is_none_or(|h| h.0 == r.host) {
                     f(
                         r.hash,
@@ -710,7 +722,6 @@ impl Director {
                         HostId(r.host),
                     );
                 }
-                p = r.next;
             }
         }
     }
@@ -720,17 +731,33 @@ impl Director {
     /// each list from the head.
     pub fn records(&self, mut f: impl FnMut(UserSlot, u32, HostId, u32)) {
         for &t in &self.tag_order {
-            let mut p = self.recs.lists[t.0 as usize].head;
-            while p != NIL {
-                let r = self.recs.recs[p as usize];
+            for slot in self.recs.lists[t.0 as usize].iter() {
+                let r = self.recs.get(slot);
                 f(
-                    UserSlot(p),
+                    slot,
                     r.hash,
                     HostId(r.host),
                     r.timestamp + self.settings.user_expire_secs,
                 );
-                p = r.next;
             }
+        }
+    }
+
+    /// Prefetch hint for the slot's record (the engine asks a few events
+    /// ahead of a keep-alive).
+    #[inline]
+    pub fn prefetch_record(&self, slot: UserSlot) {
+        crate::prefetch::hint(self.recs.recs.get(slot.0 as usize));
+    }
+
+    /// Prefetch hint for the slot's list entry, which a refresh turns
+    /// into a tombstone (its record should be cached already).
+    #[inline]
+    pub fn prefetch_links(&self, slot: UserSlot) {
+        if let Some(r) = self.recs.recs.get(slot.0 as usize)
+            && let Some(l) = self.recs.lists.get(r.tag.0 as usize)
+        {
+            l.prefetch_entry(r.pos);
         }
     }
 

@@ -7,7 +7,7 @@
 
 use super::timers::{MoveTimer, TimerKind};
 use super::users::NIL;
-use super::{CommandId, Director, Effect, HostId, Reply, UserSlot};
+use super::{CommandId, Director, Effect, HostId, Reply, TagId, UserSlot};
 
 /// `DIRECTOR_USER_MOVE_TIMEOUT_MSECS`.
 const MOVE_WATCHDOG_MS: u64 = 30_000;
@@ -44,9 +44,23 @@ pub(crate) struct Moves {
 pub(crate) struct UserIter {
     /// Index into `tag_order`.
     tag_pos: usize,
-    /// `None` until the current tag's iteration starts; then the next slot
-    /// to visit (`NIL` at the end of the list).
+    /// `None` until the current tag's iteration starts; then the list
+    /// entry to visit next (`NIL` at the end of the list: records appended
+    /// later are not visited, as with Dovecot's linked list).
     pos: Option<u32>,
+}
+
+impl ResetCmd {
+    /// The iterator's list position if it is inside `tag`'s list.
+    pub(crate) fn iter_pos_in(&mut self, tag_order: &[TagId], tag: TagId) -> Option<&mut u32> {
+        match &mut self.iter {
+            Some(UserIter {
+                tag_pos,
+                pos: Some(p),
+            }) if *p != NIL && tag_order.get(*tag_pos) == Some(&tag) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// One running `flush` (`director_reset_cmd`).
@@ -142,13 +156,13 @@ impl Director {
         let host_tag = self.hosts[host.0 as usize].tag;
         let mut finished = false;
         loop {
-            let Some(slot) = self.iter_next(i) else {
+            // Only this host's records are acted on: the others are
+            // skipped without looking at them (same visits, same order).
+            let Some(slot) = self.iter_next(i, host.0) else {
                 finished = true;
                 break;
             };
-            if self.recs.get(slot).host != host.0 {
-                continue;
-            }
+            debug_assert_eq!(self.recs.get(slot).host, host.0);
             let hash = self.recs.get(slot).hash;
             let new = self.hashed_host(host_tag, hash);
             if new != Some(host) {
@@ -174,8 +188,9 @@ impl Director {
         finished
     }
 
-    /// `director_iterate_users_next` for reset command `i`.
-    fn iter_next(&mut self, i: usize) -> Option<UserSlot> {
+    /// `director_iterate_users_next` for reset command `i`, skipping the
+    /// records of hosts other than `host`.
+    fn iter_next(&mut self, i: usize, host: u16) -> Option<UserSlot> {
         loop {
             let it = self.resets[i].iter.expect("iterating");
             if it.tag_pos >= self.tag_order.len() {
@@ -187,7 +202,7 @@ impl Director {
                 None => {
                     // user_directory_iter_init: start at the head, then sweep
                     // (the sweep moves the iterator past freed records).
-                    let head = self.recs.lists[tag.0 as usize].head;
+                    let head = self.recs.lists[tag.0 as usize].head();
                     self.resets[i].iter = Some(UserIter {
                         tag_pos: it.tag_pos,
                         pos: Some(head),
@@ -196,19 +211,25 @@ impl Director {
                     self.resets[i].iter.expect("set").pos.expect("set")
                 }
             };
-            if pos == NIL {
+            let list = &self.recs.lists[tag.0 as usize];
+            let found = if pos == NIL {
+                NIL
+            } else {
+                list.host_from(pos, host)
+            };
+            if found == NIL {
                 self.resets[i].iter = Some(UserIter {
                     tag_pos: it.tag_pos + 1,
                     pos: None,
                 });
                 continue;
             }
-            let next = self.recs.recs[pos as usize].next;
+            let next = list.live_from(found + 1);
             self.resets[i].iter = Some(UserIter {
                 tag_pos: it.tag_pos,
                 pos: Some(next),
             });
-            return Some(UserSlot(pos));
+            return Some(list.slot(found));
         }
     }
 
@@ -218,10 +239,14 @@ impl Director {
         if self.resets.is_empty() {
             return;
         }
-        let next = self.recs.get(slot).next;
+        let r = *self.recs.get(slot);
+        if r.pos == NIL {
+            return;
+        }
+        let next = self.recs.lists[r.tag.0 as usize].live_from(r.pos + 1);
         for cmd in &mut self.resets {
-            if let Some(UserIter { pos: Some(p), .. }) = &mut cmd.iter
-                && *p == slot.0
+            if let Some(p) = cmd.iter_pos_in(&self.tag_order, r.tag)
+                && *p == r.pos
             {
                 *p = next;
             }
@@ -261,7 +286,7 @@ impl Director {
             if old != host {
                 self.hosts[old.0 as usize].user_count -= 1;
                 self.hosts[host.0 as usize].user_count += 1;
-                self.recs.get_mut(slot).host = host.0;
+                self.recs.set_host(slot, host.0);
                 self.counters.users_moved += 1;
             }
             // A move sets the timestamp but leaves the list position (§3.5).

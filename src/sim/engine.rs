@@ -18,6 +18,11 @@ use crate::scenario::{Initial, Scenario, StepTiming};
 use crate::strategy::{Action, Strategy, View};
 
 const NIL: u32 = u32::MAX;
+/// `conn_hot` of a connection that is not open.
+const CLOSED: u64 = u64::MAX;
+/// How many keep-alives ahead the engine asks for a connection's state,
+/// and (half as far) for its user record.
+const LANE_AHEAD: usize = 16;
 /// `Event::Step` index that wakes the strategy up.
 const STRATEGY_WAKE: u32 = u32::MAX - 1;
 /// A strategy issuing more commands than this is stopped (a runaway loop).
@@ -98,6 +103,10 @@ pub(crate) struct Engine<'a> {
     slot_first_user: Vec<u32>,
     sessions: Slab<SessionRt>,
     conns: Slab<ConnRt>,
+    /// Per connection slot: `generation << 32 | user slot` while the
+    /// connection is open, `CLOSED` otherwise. A keep-alive reads only
+    /// this (8 bytes) instead of the whole connection.
+    conn_hot: Vec<u64>,
     conns_per_host: Vec<u32>,
     /// Engine time of the scenario's t=0.
     offset: u64,
@@ -202,6 +211,7 @@ impl<'a> Engine<'a> {
             slot_first_user,
             sessions: Slab::default(),
             conns: Slab::default(),
+            conn_hot: Vec::new(),
             conns_per_host: vec![0; scn.backends.len()],
             offset,
             epoch,
@@ -299,33 +309,32 @@ impl<'a> Engine<'a> {
         self.finish(obs)
     }
 
-    /// Asks the CPU to load the state of the events due next (two ahead:
-    /// its connection, session or user; one ahead: a refresh's user): they
-    /// are random indices into large arrays, and at a million users waiting
-    /// for memory is most of an event's cost.
+    /// Asks the CPU to load the state of the events due next: for the
+    /// keep-alive lane, in two stages (a connection's hot word far ahead,
+    /// then, once that is cached, its user record and list neighbours);
+    /// for the other events, the next ones of the current millisecond.
     #[inline]
     fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
+        use crate::prefetch::hint;
+        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD) {
+            hint(self.conn_hot.get(conn as usize));
+        }
+        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD / 2)
+            && let Some(&h) = self.conn_hot.get(conn as usize)
+            && h != CLOSED
         {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            fn hint<T>(x: Option<&T>) {
-                if let Some(x) = x {
-                    // SAFETY: a prefetch is a hint; it reads nothing and
-                    // cannot fault, and SSE is part of every x86_64 target.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast()) };
-                }
-            }
-            match self.queue.upcoming(1) {
-                Some(Event::Refresh { conn, .. }) => hint(self.conns.items.get(conn as usize)),
-                Some(Event::SessionEnd { session, .. }) => hint(self.sessions.items.get(session as usize)),
-                Some(Event::SessionStart { user, .. }) => hint(self.users.get(user as usize)),
-                _ => {}
-            }
-            if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming(0)
-                && let Some(c) = self.conns.items.get(conn as usize)
-            {
-                hint(self.users.get(c.user as usize));
-            }
+            self.dir.prefetch_record(UserSlot(h as u32));
+        }
+        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD / 4)
+            && let Some(&h) = self.conn_hot.get(conn as usize)
+            && h != CLOSED
+        {
+            self.dir.prefetch_links(UserSlot(h as u32));
+        }
+        match self.queue.upcoming(1) {
+            Some(Event::SessionEnd { session, .. }) => hint(self.sessions.items.get(session as usize)),
+            Some(Event::SessionStart { user, .. }) => hint(self.users.get(user as usize)),
+            _ => {}
         }
     }
 
@@ -405,12 +414,11 @@ impl<'a> Engine<'a> {
                 }
             }
             Event::Refresh { conn, generation } => {
-                let c = self.conns.items[conn as usize];
-                if c.live && c.open && c.generation == generation {
-                    let slot = self.users[c.user as usize].slot;
-                    self.dir.notify_slot(slot);
+                let h = self.conn_hot[conn as usize];
+                if h != CLOSED && (h >> 32) as u32 == generation {
+                    self.dir.notify_slot(UserSlot(h as u32));
                     self.queue
-                        .push(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+                        .push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation });
                 }
             }
             Event::Reconnect { session, generation } => {
@@ -479,6 +487,9 @@ impl<'a> Engine<'a> {
             prev: NIL,
             next: NIL,
         });
+        if self.conn_hot.len() <= conn as usize {
+            self.conn_hot.resize(conn as usize + 1, CLOSED);
+        }
         self.summary.logins += 1;
         let generation = self.conns.items[conn as usize].generation;
         let token = (generation as u64) << 32 | conn as u64;
@@ -508,8 +519,9 @@ impl<'a> Engine<'a> {
         }
         self.conns_per_host[h] += 1;
         let generation = self.conns.items[conn as usize].generation;
+        self.conn_hot[conn as usize] = (generation as u64) << 32 | self.users[user as usize].slot.0 as u64;
         self.queue
-            .push(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+            .push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation });
     }
 
     fn close_conn(&mut self, conn: u32) {
@@ -525,6 +537,7 @@ impl<'a> Engine<'a> {
             }
             self.conns_per_host[c.host as usize] -= 1;
         }
+        self.conn_hot[conn as usize] = CLOSED;
         let x = &mut self.conns.items[conn as usize];
         x.live = false;
         x.open = false;

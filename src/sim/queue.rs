@@ -6,27 +6,33 @@
 //! - a *fine wheel* of `2^FINE_BITS` one-millisecond buckets covering the
 //!   current window of `2^FINE_BITS` ms; each bucket is a FIFO `Vec`, and a
 //!   bitmap finds the next non-empty bucket;
-//! - *coarse buckets*, one per later window, holding `(ms within window,
-//!   event)` in insertion order; when the cursor reaches a window its
-//!   coarse bucket is spread, in order, over the fine wheel (a stable
-//!   distribution, so ties keep their insertion order);
+//! - *coarse buckets*, one per later window, holding events in insertion
+//!   order; when the cursor reaches a window its coarse bucket is spread,
+//!   in order, over the fine wheel (a stable distribution, so ties keep
+//!   their insertion order);
 //! - two small binary heaps ordered by (time, sequence) for the rare rest:
 //!   `early` for events scheduled before the wheel's cursor (the cursor may
 //!   run ahead of the last event taken while peeking), `far` for times at
-//!   or beyond `DENSE_LIMIT_MS`.
+//!   or beyond `DENSE_LIMIT_MS`;
+//! - a *fixed-delay lane*: a FIFO for events always scheduled the same
+//!   delay after "now" (connection keep-alives, most of a day's events).
+//!   Their times never decrease, so the lane is sorted by construction and
+//!   costs one sequential write and read per event.
 //!
 //! Every `early` event is earlier than every wheel event, and every wheel
 //! event earlier than every `far` event, so taking from them in that order
-//! gives exactly the order of one binary heap over (time, sequence).
+//! gives the order of one binary heap over (time, sequence); the lane is
+//! merged with that by (time, sequence), which is why every entry keeps its
+//! sequence number.
 //!
 //! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
-//! event moves at most twice (coarse, then fine). Memory: 16 bytes per
-//! pending event in a coarse bucket, 12 in the wheel. Wheel buckets keep
-//! their capacity; a coarse bucket is one allocation per 4 s window (plus
-//! its growth), freed when spread, never one per event.
+//! event moves at most twice (coarse, then fine). Memory: 20 bytes per
+//! pending event in the buckets, 32 in the lane. Wheel buckets keep their
+//! capacity; a coarse bucket is one allocation per 4 s window (plus its
+//! growth), freed when spread, never one per event.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::event::Event;
 
@@ -38,20 +44,57 @@ const WORDS: usize = FINE / 64;
 /// Times at or beyond this (about 795 days) go to the `far` heap.
 const DENSE_LIMIT_MS: u64 = 1 << 36;
 
+/// A bucket entry: the sequence number and the time within its window in
+/// one key (`seq << FINE_BITS | low`), kept as two `u32` so an entry is 20
+/// bytes, not 24.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    key: [u32; 2],
+    ev: Event,
+}
+
+impl Item {
+    fn new(seq: u64, at: u64, ev: Event) -> Self {
+        let k = (seq << FINE_BITS) | (at & FINE_MASK);
+        Item {
+            key: [k as u32, (k >> 32) as u32],
+            ev,
+        }
+    }
+    fn key(&self) -> u64 {
+        self.key[0] as u64 | (self.key[1] as u64) << 32
+    }
+    fn seq(&self) -> u64 {
+        self.key() >> FINE_BITS
+    }
+    fn low(&self) -> usize {
+        (self.key() & FINE_MASK) as usize
+    }
+}
+
+/// A fixed-delay lane entry.
+#[derive(Clone, Copy, Debug)]
+struct LaneItem {
+    at: u64,
+    seq: u64,
+    ev: Event,
+}
+
 /// Pending events.
 #[derive(Debug)]
 pub struct EventQueue {
-    fine: Vec<Vec<Event>>,
+    fine: Vec<Vec<Item>>,
     occupied: [u64; WORDS],
     /// The window (time >> FINE_BITS) the wheel covers.
     window: u64,
     /// The wheel's cursor: bucket being drained, and the read position in it.
     cur: usize,
     head: usize,
-    coarse: Vec<Vec<(u16, Event)>>,
+    coarse: Vec<Vec<Item>>,
     coarse_len: usize,
     early: BinaryHeap<Reverse<(u64, u64, Event)>>,
     far: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    lane: VecDeque<LaneItem>,
     seq: u64,
     len: usize,
     peak: usize,
@@ -69,11 +112,21 @@ impl Default for EventQueue {
             coarse_len: 0,
             early: BinaryHeap::new(),
             far: BinaryHeap::new(),
+            lane: VecDeque::new(),
             seq: 0,
             len: 0,
             peak: 0,
         }
     }
+}
+
+/// Where the next event comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Early,
+    Wheel,
+    Far,
+    Lane,
 }
 
 impl EventQueue {
@@ -82,28 +135,44 @@ impl EventQueue {
         (self.window << FINE_BITS) | self.cur as u64
     }
 
-    /// Schedules `event` at simulated time `at` (ms).
-    pub fn push(&mut self, at: u64, event: Event) {
+    fn count(&mut self) -> u64 {
         self.len += 1;
         self.peak = self.peak.max(self.len);
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Schedules `event` at simulated time `at` (ms).
+    pub fn push(&mut self, at: u64, event: Event) {
+        let seq = self.count();
         if at >= DENSE_LIMIT_MS {
-            self.seq += 1;
-            self.far.push(Reverse((at, self.seq, event)));
+            self.far.push(Reverse((at, seq, event)));
         } else if at < self.cursor_ms() {
-            self.seq += 1;
-            self.early.push(Reverse((at, self.seq, event)));
+            self.early.push(Reverse((at, seq, event)));
         } else if at >> FINE_BITS == self.window {
             let f = (at & FINE_MASK) as usize;
-            self.fine[f].push(event);
+            self.fine[f].push(Item::new(seq, at, event));
             self.occupied[f / 64] |= 1 << (f % 64);
         } else {
             let c = (at >> FINE_BITS) as usize;
             if self.coarse.len() <= c {
                 self.coarse.resize_with(c + 1, Vec::new);
             }
-            self.coarse[c].push(((at & FINE_MASK) as u16, event));
+            self.coarse[c].push(Item::new(seq, at, event));
             self.coarse_len += 1;
         }
+    }
+
+    /// Schedules `event` at `at` on the fixed-delay lane: for events whose
+    /// time never decreases from one call to the next (a fixed delay after
+    /// a clock that only goes forward). Leaves in exactly the same order as
+    /// [`EventQueue::push`] would; an out-of-order time falls back to it.
+    pub fn push_fixed(&mut self, at: u64, event: Event) {
+        if self.lane.back().is_some_and(|b| b.at > at) {
+            return self.push(at, event);
+        }
+        let seq = self.count();
+        self.lane.push_back(LaneItem { at, seq, ev: event });
     }
 
     /// The first occupied wheel bucket at or after the cursor.
@@ -147,50 +216,77 @@ impl EventQueue {
             self.window = c as u64;
             self.cur = 0;
             self.head = 0;
-            for (low, ev) in bucket {
-                let f = low as usize;
-                self.fine[f].push(ev);
+            for item in bucket {
+                let f = item.low();
+                self.fine[f].push(item);
                 self.occupied[f / 64] |= 1 << (f % 64);
             }
         }
     }
 
+    /// The next event of the buckets and heaps: (time, sequence, source).
+    fn main_head(&mut self) -> Option<(u64, u64, Source)> {
+        if let Some(Reverse((t, s, _))) = self.early.peek() {
+            return Some((*t, *s, Source::Early));
+        }
+        if let Some(t) = self.advance() {
+            return Some((t, self.fine[self.cur][self.head].seq(), Source::Wheel));
+        }
+        self.far.peek().map(|Reverse((t, s, _))| (*t, *s, Source::Far))
+    }
+
+    /// Where the next event is, and its time.
+    fn next_source(&mut self) -> Option<(u64, Source)> {
+        let main = self.main_head();
+        match (main, self.lane.front()) {
+            (Some((t, s, src)), Some(l)) => Some(if (l.at, l.seq) < (t, s) {
+                (l.at, Source::Lane)
+            } else {
+                (t, src)
+            }),
+            (Some((t, _, src)), None) => Some((t, src)),
+            (None, Some(l)) => Some((l.at, Source::Lane)),
+            (None, None) => None,
+        }
+    }
+
     /// The time of the next event.
     pub fn peek_time(&mut self) -> Option<u64> {
-        if let Some(Reverse((t, _, _))) = self.early.peek() {
-            return Some(*t);
-        }
-        self.advance()
-            .or_else(|| self.far.peek().map(|Reverse((t, _, _))| *t))
+        self.next_source().map(|(t, _)| t)
     }
 
     /// Takes the next event.
     pub fn pop(&mut self) -> Option<(u64, Event)> {
-        let out = if let Some(Reverse((t, _, e))) = self.early.pop() {
-            Some((t, e))
-        } else if let Some(t) = self.advance() {
-            let bucket = &mut self.fine[self.cur];
-            let e = bucket[self.head];
-            self.head += 1;
-            if self.head == bucket.len() {
-                bucket.clear();
-                self.head = 0;
-                self.occupied[self.cur / 64] &= !(1 << (self.cur % 64));
+        let (t, source) = self.next_source()?;
+        let e = match source {
+            Source::Early => self.early.pop().map(|Reverse((_, _, e))| e),
+            Source::Far => self.far.pop().map(|Reverse((_, _, e))| e),
+            Source::Lane => self.lane.pop_front().map(|l| l.ev),
+            Source::Wheel => {
+                let bucket = &mut self.fine[self.cur];
+                let e = bucket[self.head].ev;
+                self.head += 1;
+                if self.head == bucket.len() {
+                    bucket.clear();
+                    self.head = 0;
+                    self.occupied[self.cur / 64] &= !(1 << (self.cur % 64));
+                }
+                Some(e)
             }
-            Some((t, e))
-        } else {
-            self.far.pop().map(|Reverse((t, _, e))| (t, e))
-        };
-        if out.is_some() {
-            self.len -= 1;
-        }
-        out
+        }?;
+        self.len -= 1;
+        Some((t, e))
     }
 
-    /// The `k`-th event after the next one, if it is already known to be
-    /// at the cursor's millisecond (for prefetching its state).
+    /// The `k`-th event after the next one of the buckets, if it is already
+    /// known to be at the cursor's millisecond (for prefetching its state).
     pub fn upcoming(&self, k: usize) -> Option<Event> {
-        self.fine[self.cur].get(self.head + k).copied()
+        self.fine[self.cur].get(self.head + k).map(|i| i.ev)
+    }
+
+    /// The `k`-th event of the fixed-delay lane (for prefetching).
+    pub fn upcoming_fixed(&self, k: usize) -> Option<Event> {
+        self.lane.get(k).map(|l| l.ev)
     }
 
     /// Events pending.
@@ -288,6 +384,14 @@ mod tests {
                     _ => now.max(DENSE_LIMIT_MS - 5) + rnd(10),
                 };
                 let ev = Event::Step { index: i };
+                if rnd(3) == 0 {
+                    // A fixed delay after now: the lane.
+                    let at = now + 4_500;
+                    q.push_fixed(at, ev);
+                    m.seq += 1;
+                    m.heap.push(Reverse((at, m.seq, ev)));
+                    continue;
+                }
                 q.push(at, ev);
                 m.seq += 1;
                 m.heap.push(Reverse((at, m.seq, ev)));
