@@ -316,24 +316,21 @@ impl<'a> Engine<'a> {
     #[inline]
     fn prefetch(&self) {
         use crate::prefetch::hint;
-        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD) {
+        if let Some((Event::Refresh { conn, .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD) {
             hint(self.conn_hot.get(conn as usize));
+            self.dir.prefetch_record(UserSlot(slot));
         }
-        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD / 2)
-            && let Some(&h) = self.conn_hot.get(conn as usize)
-            && h != CLOSED
-        {
-            self.dir.prefetch_record(UserSlot(h as u32));
+        if let Some((Event::Refresh { .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD / 2) {
+            self.dir.prefetch_links(UserSlot(slot));
         }
-        if let Some(Event::Refresh { conn, .. }) = self.queue.upcoming_fixed(LANE_AHEAD / 4)
-            && let Some(&h) = self.conn_hot.get(conn as usize)
-            && h != CLOSED
-        {
-            self.dir.prefetch_links(UserSlot(h as u32));
-        }
-        match self.queue.upcoming(1) {
-            Some(Event::SessionEnd { session, .. }) => hint(self.sessions.items.get(session as usize)),
-            Some(Event::SessionStart { user, .. }) => hint(self.users.get(user as usize)),
+        let next = match self.queue.upcoming(1) {
+            None => self.queue.upcoming_next_bucket(),
+            some => some,
+        };
+        match next {
+            Some(Event::SessionEnd { user, .. }) | Some(Event::SessionStart { user, .. }) => {
+                hint(self.users.get(user as usize))
+            }
             _ => {}
         }
     }
@@ -407,18 +404,16 @@ impl<'a> Engine<'a> {
                 }
                 self.start_session(user);
             }
-            Event::SessionEnd { session, generation } => {
-                let s = self.sessions.items[session as usize];
-                if s.live && s.generation == generation {
-                    self.end_session(session);
-                }
-            }
+            Event::SessionEnd { session, user } => self.end_session(session, user),
             Event::Refresh { conn, generation } => {
                 let h = self.conn_hot[conn as usize];
                 if h != CLOSED && (h >> 32) as u32 == generation {
                     self.dir.notify_slot(UserSlot(h as u32));
-                    self.queue
-                        .push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+                    self.queue.push_fixed(
+                        self.now + self.refresh_ms,
+                        Event::Refresh { conn, generation },
+                        h as u32,
+                    );
                 }
             }
             Event::Reconnect { session, generation } => {
@@ -453,18 +448,16 @@ impl<'a> Engine<'a> {
             generation: old.map_or(0, |o| o.generation.wrapping_add(1)),
             live: true,
         });
-        let generation = self.sessions.items[session as usize].generation;
         self.queue
-            .push(self.now + length, Event::SessionEnd { session, generation });
+            .push(self.now + length, Event::SessionEnd { session, user });
         for _ in 0..n {
             self.login(session);
         }
     }
 
-    fn end_session(&mut self, session: u32) {
+    fn end_session(&mut self, session: u32, user: u32) {
         self.sessions.items[session as usize].live = false;
         self.sessions.free.push(session);
-        let user = self.sessions.items[session as usize].user;
         let mut c = self.users[user as usize].conns;
         while c != NIL {
             let next = self.conns.items[c as usize].next;
@@ -519,9 +512,13 @@ impl<'a> Engine<'a> {
         }
         self.conns_per_host[h] += 1;
         let generation = self.conns.items[conn as usize].generation;
-        self.conn_hot[conn as usize] = (generation as u64) << 32 | self.users[user as usize].slot.0 as u64;
-        self.queue
-            .push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation });
+        let slot = self.users[user as usize].slot.0;
+        self.conn_hot[conn as usize] = (generation as u64) << 32 | slot as u64;
+        self.queue.push_fixed(
+            self.now + self.refresh_ms,
+            Event::Refresh { conn, generation },
+            slot,
+        );
     }
 
     fn close_conn(&mut self, conn: u32) {

@@ -16,10 +16,12 @@ pub enum Event {
     },
     /// A session ends: its connections close.
     SessionEnd {
-        /// Session index.
+        /// Session index (a session has exactly one end, so its slot
+        /// cannot be stale).
         session: u32,
-        /// Generation of the session slot (stale events are skipped).
-        generation: u32,
+        /// The session's user (carried so that the user's state can be
+        /// fetched ahead, without the session's).
+        user: u32,
     },
     /// A proxied connection's `proxy_refresh` keep-alive.
     Refresh {

@@ -2,14 +2,19 @@
 //! events at the same millisecond leave in the order they were scheduled
 //! and a run is identical on every machine.
 //!
-//! Layout (a two-level bucket queue keyed by time, after calendar queues):
+//! Layout (a three-level bucket queue keyed by time, after calendar and
+//! radix queues):
 //! - a *fine wheel* of `2^FINE_BITS` one-millisecond buckets covering the
 //!   current window of `2^FINE_BITS` ms; each bucket is a FIFO `Vec`, and a
 //!   bitmap finds the next non-empty bucket;
-//! - *coarse buckets*, one per later window, holding events in insertion
-//!   order; when the cursor reaches a window its coarse bucket is spread,
-//!   in order, over the fine wheel (a stable distribution, so ties keep
-//!   their insertion order);
+//! - *mid buckets*, one per window of the current span of `2^MID_BITS`
+//!   windows (about 17 minutes), and *coarse buckets*, one per later span,
+//!   holding events in insertion order. When the cursor reaches a window
+//!   (span) its bucket is spread, in order, over the fine wheel (the mid
+//!   buckets): a stable distribution, so ties keep their insertion order.
+//!   The middle level keeps the buckets being written few (a day is ~80
+//!   spans): appending to one of 20,000 window buckets at random was a
+//!   cache miss per event;
 //! - two small binary heaps ordered by (time, sequence) for the rare rest:
 //!   `early` for events scheduled before the wheel's cursor (the cursor may
 //!   run ahead of the last event taken while peeking), `far` for times at
@@ -26,10 +31,10 @@
 //! sequence number.
 //!
 //! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
-//! event moves at most twice (coarse, then fine). Memory: 20 bytes per
+//! event moves at most three times (coarse, mid, fine). Memory: 20 bytes per
 //! pending event in the buckets, 32 in the lane. Wheel buckets keep their
-//! capacity; a coarse bucket is one allocation per 4 s window (plus its
-//! growth), freed when spread, never one per event.
+//! capacity; mid and coarse buckets are one allocation per window or span
+//! (plus its growth), freed when spread, never one per event.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -41,11 +46,17 @@ const FINE_BITS: u32 = 12;
 const FINE: usize = 1 << FINE_BITS;
 const FINE_MASK: u64 = FINE as u64 - 1;
 const WORDS: usize = FINE / 64;
+/// A span is `2^MID_BITS` windows (about 17.5 minutes).
+const MID_BITS: u32 = 8;
+const MID: usize = 1 << MID_BITS;
+const MID_WORDS: usize = MID / 64;
+const SPAN_BITS: u32 = FINE_BITS + MID_BITS;
+const SPAN_MASK: u64 = (1 << SPAN_BITS) - 1;
 /// Times at or beyond this (about 795 days) go to the `far` heap.
 const DENSE_LIMIT_MS: u64 = 1 << 36;
 
-/// A bucket entry: the sequence number and the time within its window in
-/// one key (`seq << FINE_BITS | low`), kept as two `u32` so an entry is 20
+/// A bucket entry: the sequence number and the time within its span in
+/// one key (`seq << SPAN_BITS | low`), kept as two `u32` so an entry is 20
 /// bytes, not 24.
 #[derive(Clone, Copy, Debug)]
 struct Item {
@@ -55,7 +66,7 @@ struct Item {
 
 impl Item {
     fn new(seq: u64, at: u64, ev: Event) -> Self {
-        let k = (seq << FINE_BITS) | (at & FINE_MASK);
+        let k = (seq << SPAN_BITS) | (at & SPAN_MASK);
         Item {
             key: [k as u32, (k >> 32) as u32],
             ev,
@@ -65,10 +76,15 @@ impl Item {
         self.key[0] as u64 | (self.key[1] as u64) << 32
     }
     fn seq(&self) -> u64 {
-        self.key() >> FINE_BITS
+        self.key() >> SPAN_BITS
     }
-    fn low(&self) -> usize {
+    /// The wheel bucket within its window.
+    fn fine(&self) -> usize {
         (self.key() & FINE_MASK) as usize
+    }
+    /// The window within its span.
+    fn mid(&self) -> usize {
+        ((self.key() >> FINE_BITS) as usize) & (MID - 1)
     }
 }
 
@@ -78,6 +94,8 @@ struct LaneItem {
     at: u64,
     seq: u64,
     ev: Event,
+    /// The caller's word about the event (for prefetching; free space).
+    aux: u32,
 }
 
 /// Pending events.
@@ -90,6 +108,11 @@ pub struct EventQueue {
     /// The wheel's cursor: bucket being drained, and the read position in it.
     cur: usize,
     head: usize,
+    /// The span (time >> SPAN_BITS) the mid buckets cover.
+    span: u64,
+    mid: Vec<Vec<Item>>,
+    mid_occupied: [u64; MID_WORDS],
+    mid_len: usize,
     coarse: Vec<Vec<Item>>,
     coarse_len: usize,
     early: BinaryHeap<Reverse<(u64, u64, Event)>>,
@@ -108,6 +131,10 @@ impl Default for EventQueue {
             window: 0,
             cur: 0,
             head: 0,
+            span: 0,
+            mid: (0..MID).map(|_| Vec::new()).collect(),
+            mid_occupied: [0; MID_WORDS],
+            mid_len: 0,
             coarse: Vec::new(),
             coarse_len: 0,
             early: BinaryHeap::new(),
@@ -153,8 +180,13 @@ impl EventQueue {
             let f = (at & FINE_MASK) as usize;
             self.fine[f].push(Item::new(seq, at, event));
             self.occupied[f / 64] |= 1 << (f % 64);
+        } else if at >> SPAN_BITS == self.span {
+            let m = ((at >> FINE_BITS) as usize) & (MID - 1);
+            self.mid[m].push(Item::new(seq, at, event));
+            self.mid_occupied[m / 64] |= 1 << (m % 64);
+            self.mid_len += 1;
         } else {
-            let c = (at >> FINE_BITS) as usize;
+            let c = (at >> SPAN_BITS) as usize;
             if self.coarse.len() <= c {
                 self.coarse.resize_with(c + 1, Vec::new);
             }
@@ -167,12 +199,18 @@ impl EventQueue {
     /// time never decreases from one call to the next (a fixed delay after
     /// a clock that only goes forward). Leaves in exactly the same order as
     /// [`EventQueue::push`] would; an out-of-order time falls back to it.
-    pub fn push_fixed(&mut self, at: u64, event: Event) {
+    /// `aux` is kept for [`EventQueue::upcoming_fixed`].
+    pub fn push_fixed(&mut self, at: u64, event: Event, aux: u32) {
         if self.lane.back().is_some_and(|b| b.at > at) {
             return self.push(at, event);
         }
         let seq = self.count();
-        self.lane.push_back(LaneItem { at, seq, ev: event });
+        self.lane.push_back(LaneItem {
+            at,
+            seq,
+            ev: event,
+            aux,
+        });
     }
 
     /// The first occupied wheel bucket at or after the cursor.
@@ -191,8 +229,25 @@ impl EventQueue {
         }
     }
 
-    /// Moves the cursor to the next wheel event (spreading the next coarse
-    /// bucket over the wheel if this window is done); its time, if any.
+    /// The first occupied mid bucket at or after `from`.
+    fn next_mid(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut bits = self.mid_occupied[w] & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(w * 64 + bits.trailing_zeros() as usize);
+            }
+            w += 1;
+            if w == MID_WORDS {
+                return None;
+            }
+            bits = self.mid_occupied[w];
+        }
+    }
+
+    /// Moves the cursor to the next wheel event (spreading the next mid
+    /// bucket over the wheel if this window is done, and the next coarse
+    /// bucket over the mid buckets if this span is done); its time, if any.
     fn advance(&mut self) -> Option<u64> {
         loop {
             if let Some(f) = self.next_fine() {
@@ -202,24 +257,45 @@ impl EventQueue {
                 }
                 return Some(self.cursor_ms());
             }
+            // (The current window's own mid bucket is empty, except right
+            // after a span was spread, when the window is the span's first.)
+            let from = (self.window as usize) & (MID - 1);
+            if self.mid_len > 0
+                && let Some(m) = self.next_mid(from)
+            {
+                let bucket = std::mem::take(&mut self.mid[m]);
+                self.mid_occupied[m / 64] &= !(1 << (m % 64));
+                self.mid_len -= bucket.len();
+                self.window = (self.span << MID_BITS) | m as u64;
+                self.cur = 0;
+                self.head = 0;
+                for item in bucket {
+                    let f = item.fine();
+                    self.fine[f].push(item);
+                    self.occupied[f / 64] |= 1 << (f % 64);
+                }
+                continue;
+            }
             if self.coarse_len == 0 {
                 return None;
             }
-            let mut c = self.window as usize + 1;
+            let mut c = self.span as usize + 1;
             while self.coarse[c].is_empty() {
                 c += 1;
             }
-            // Freed once spread: reusing it for a later window would keep
-            // a busy window's capacity for a quiet one (memory grows).
+            // Freed once spread: reusing it for a later span would keep a
+            // busy span's capacity for a quiet one (memory grows).
             let bucket = std::mem::take(&mut self.coarse[c]);
             self.coarse_len -= bucket.len();
-            self.window = c as u64;
+            self.span = c as u64;
+            self.window = (c as u64) << MID_BITS;
             self.cur = 0;
             self.head = 0;
+            self.mid_len += bucket.len();
             for item in bucket {
-                let f = item.low();
-                self.fine[f].push(item);
-                self.occupied[f / 64] |= 1 << (f % 64);
+                let m = item.mid();
+                self.mid[m].push(item);
+                self.mid_occupied[m / 64] |= 1 << (m % 64);
             }
         }
     }
@@ -284,9 +360,33 @@ impl EventQueue {
         self.fine[self.cur].get(self.head + k).map(|i| i.ev)
     }
 
-    /// The `k`-th event of the fixed-delay lane (for prefetching).
-    pub fn upcoming_fixed(&self, k: usize) -> Option<Event> {
-        self.lane.get(k).map(|l| l.ev)
+    /// The `k`-th event of the fixed-delay lane and its `aux` word (for
+    /// prefetching).
+    pub fn upcoming_fixed(&self, k: usize) -> Option<(Event, u32)> {
+        self.lane.get(k).map(|l| (l.ev, l.aux))
+    }
+
+    /// The first event of the next occupied wheel bucket after the current
+    /// one (for prefetching: at a million users the next event of the
+    /// buckets is rarely in the same millisecond).
+    pub fn upcoming_next_bucket(&self) -> Option<Event> {
+        let from = self.cur + 1;
+        if from >= FINE {
+            return None;
+        }
+        let mut w = from / 64;
+        let mut bits = self.occupied[w] & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                let f = w * 64 + bits.trailing_zeros() as usize;
+                return self.fine[f].first().map(|i| i.ev);
+            }
+            w += 1;
+            if w == WORDS {
+                return None;
+            }
+            bits = self.occupied[w];
+        }
     }
 
     /// Events pending.
@@ -387,7 +487,7 @@ mod tests {
                 if rnd(3) == 0 {
                     // A fixed delay after now: the lane.
                     let at = now + 4_500;
-                    q.push_fixed(at, ev);
+                    q.push_fixed(at, ev, 0);
                     m.seq += 1;
                     m.heap.push(Reverse((at, m.seq, ev)));
                     continue;
