@@ -168,8 +168,18 @@ impl<'a> Engine<'a> {
         dir.reserve_users(n);
         let mut users = Vec::with_capacity(n);
         let mut slot_first_user: Vec<u32> = Vec::with_capacity(n);
-        for i in 0..n {
-            let hash = dir.hash_user(&scn.workload.users.name(i));
+        // Hashing millions of names is most of the start-up: spread it over
+        // the cores (each hash is independent; the result is the same).
+        let hashes: Vec<u32> = {
+            use rayon::prelude::*;
+            let dir = &dir;
+            (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map(|i| dir.hash_user(&scn.workload.users.name(i)))
+                .collect()
+        };
+        for (i, &hash) in hashes.iter().enumerate() {
             let slot = dir.intern(&scn.workload.tag, hash);
             let s = slot.0 as usize;
             let mut next_same_slot = NIL;
@@ -242,7 +252,10 @@ impl<'a> Engine<'a> {
     /// Runs the scenario to its end.
     pub(crate) fn run(mut self, obs: &mut dyn Observer) -> Result<RunResult, SimError> {
         let slots = self.users_slots();
-        self.users_hashes = slots.iter().map(|&s| self.dir.slot_hash(s)).collect();
+        if self.strategy.is_some() {
+            // (Only strategies look at every user's hash.)
+            self.users_hashes = slots.iter().map(|&s| self.dir.slot_hash(s)).collect();
+        }
         let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
         if self.strategy.is_some() && self.strategy_start_ms() > 0 {
             // (Starting at t=0: woken once the start is recorded, below.)
