@@ -329,6 +329,7 @@ impl<'a> Engine<'a> {
     #[inline]
     fn prefetch(&self) {
         use crate::prefetch::hint;
+        self.queue.prefetch_fixed(LANE_AHEAD * 4);
         if let Some((Event::Refresh { conn, .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD) {
             hint(self.conn_hot.get(conn as usize));
             self.dir.prefetch_record(UserSlot(slot));

@@ -366,6 +366,14 @@ impl EventQueue {
         self.lane.get(k).map(|l| (l.ev, l.aux))
     }
 
+    /// Prefetch hint for the lane's `k`-th entry (the lane is read in
+    /// order, but its entries were written a keep-alive period ago and are
+    /// long out of cache).
+    #[inline]
+    pub fn prefetch_fixed(&self, k: usize) {
+        crate::prefetch::hint(self.lane.get(k));
+    }
+
     /// The first event of the next occupied wheel bucket after the current
     /// one (for prefetching: at a million users the next event of the
     /// buckets is rarely in the same millisecond).
