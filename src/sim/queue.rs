@@ -156,6 +156,19 @@ enum Source {
     Lane,
 }
 
+/// The first set bit at or after index `from` of a bitmap.
+fn first_set(bits: &[u64], from: usize) -> Option<usize> {
+    let mut w = from / 64;
+    let mut word = bits.get(w)? & (!0u64 << (from % 64));
+    loop {
+        if word != 0 {
+            return Some(w * 64 + word.trailing_zeros() as usize);
+        }
+        w += 1;
+        word = *bits.get(w)?;
+    }
+}
+
 impl EventQueue {
     /// The wheel cursor's time: no wheel event is earlier.
     fn cursor_ms(&self) -> u64 {
@@ -215,34 +228,12 @@ impl EventQueue {
 
     /// The first occupied wheel bucket at or after the cursor.
     fn next_fine(&self) -> Option<usize> {
-        let mut w = self.cur / 64;
-        let mut bits = self.occupied[w] & (!0u64 << (self.cur % 64));
-        loop {
-            if bits != 0 {
-                return Some(w * 64 + bits.trailing_zeros() as usize);
-            }
-            w += 1;
-            if w == WORDS {
-                return None;
-            }
-            bits = self.occupied[w];
-        }
+        first_set(&self.occupied, self.cur)
     }
 
     /// The first occupied mid bucket at or after `from`.
     fn next_mid(&self, from: usize) -> Option<usize> {
-        let mut w = from / 64;
-        let mut bits = self.mid_occupied[w] & (!0u64 << (from % 64));
-        loop {
-            if bits != 0 {
-                return Some(w * 64 + bits.trailing_zeros() as usize);
-            }
-            w += 1;
-            if w == MID_WORDS {
-                return None;
-            }
-            bits = self.mid_occupied[w];
-        }
+        first_set(&self.mid_occupied, from)
     }
 
     /// Moves the cursor to the next wheel event (spreading the next mid
@@ -378,23 +369,8 @@ impl EventQueue {
     /// one (for prefetching: at a million users the next event of the
     /// buckets is rarely in the same millisecond).
     pub fn upcoming_next_bucket(&self) -> Option<Event> {
-        let from = self.cur + 1;
-        if from >= FINE {
-            return None;
-        }
-        let mut w = from / 64;
-        let mut bits = self.occupied[w] & (!0u64 << (from % 64));
-        loop {
-            if bits != 0 {
-                let f = w * 64 + bits.trailing_zeros() as usize;
-                return self.fine[f].first().map(|i| i.ev);
-            }
-            w += 1;
-            if w == WORDS {
-                return None;
-            }
-            bits = self.occupied[w];
-        }
+        let f = first_set(&self.occupied, self.cur + 1)?;
+        self.fine[f].first().map(|i| i.ev)
     }
 
     /// Events pending.
