@@ -118,10 +118,12 @@ impl List {
             .map(|(_, &slot)| UserSlot(slot))
     }
 
-    /// Whether the log is worth compacting (tombstones outnumber live
-    /// entries, and by more than a little).
+    /// Whether the log is worth compacting: tombstones outnumber live
+    /// entries twice over (a compaction rewrites every live record's
+    /// position, a random write each, so it should be rare; a log entry
+    /// costs 6 bytes).
     fn wants_compaction(&self) -> bool {
-        self.hosts.len() > 2 * self.len as usize + 4096
+        self.hosts.len() > 3 * self.len as usize + 4096
     }
 }
 
@@ -352,6 +354,6 @@ mod tests {
                 (got != NIL).then(|| r.lists[0].slot(got))
             );
         }
-        assert!(r.lists[0].hosts.len() < 5000, "compaction keeps the log short");
+        assert!(r.lists[0].hosts.len() < 6000, "compaction keeps the log short");
     }
 }
