@@ -79,3 +79,18 @@ fn queue_hold(b: divan::Bencher, n: usize) {
         q.push(t + 1 + rnd(), ev);
     });
 }
+
+/// Hold model on the fixed-delay lane (keep-alives): `n` pending, each pop
+/// followed by a push 450 s after the popped time.
+#[divan::bench(args = [1_000, 100_000, 10_000_000], sample_count = 10, sample_size = 100_000)]
+fn queue_hold_fixed(b: divan::Bencher, n: usize) {
+    const PERIOD: u64 = 450_000;
+    let mut q = EventQueue::default();
+    for i in 0..n {
+        q.push_fixed(i as u64 * PERIOD / n as u64, Event::Step { index: i as u32 }, 0);
+    }
+    b.bench_local(|| {
+        let (t, ev) = q.pop().expect("pending");
+        q.push_fixed(t + PERIOD, ev, 0);
+    });
+}
