@@ -9,11 +9,13 @@
 //! below, [`dist`] holds the random distributions, [`import`] reads real
 //! `doveadm director status` / `map` output for the initial state.
 
+pub mod budget;
 pub mod dist;
 pub mod duration;
 pub mod error;
 pub mod import;
 pub mod import_json;
+pub mod limits;
 pub(crate) mod schema;
 mod steps;
 mod validate;
