@@ -185,6 +185,13 @@ pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>, charts: bool, force: bool) 
     let mut identity: Option<(String, String, Study)> = None;
     let mut runs: Vec<RunMetrics> = Vec::new();
     for d in dirs {
+        if !d.join("compare-study.txt").is_file() {
+            return Err(bad(format!(
+                "--merge {}: not a compare shard directory (no compare-study.txt); expected the -o DIR of \
+                 a `dirsim compare --shard I/N` run",
+                d.display()
+            )));
+        }
         let text = read(d.join("compare-study.txt"))?;
         let (name, study) = io::parse_study(&text)
             .map_err(|e| bad(format!("{}: {e}", d.join("compare-study.txt").display())))?;

@@ -482,9 +482,16 @@ fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) 
     };
     for (n, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| Failure::Other(format!("reading {name}: {e}")))?;
-        let Ok(line) = String::from_utf8(line) else {
-            return Err(Failure::BadInput(format!("{name}:{}: not valid UTF-8", n + 1)));
-        };
+        let line = String::from_utf8(line).map_err(|e| {
+            let ok = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let col = String::from_utf8_lossy(&bytes[..ok]).chars().count() + 1;
+            Failure::BadInput(format!(
+                "{name}:{}:{col}: not valid UTF-8 (byte 0x{:02x}); a script is UTF-8 text",
+                n + 1,
+                bytes[ok]
+            ))
+        })?;
         if let Err(e) = session.execute(&line) {
             session.out().flush().map_err(io_failure)?;
             return Err(Failure::BadInput(format!(

@@ -96,7 +96,7 @@ fn toml_str(s: &str) -> String {
 }
 
 fn read_names(path: &Path) -> Result<Vec<(String, String)>, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PlanError(format!("{}: {e}", path.display())))?;
+    let text = crate::scenario::import::read_text(path).map_err(|e| PlanError(e.to_string()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -124,7 +124,9 @@ struct Base {
 
 /// Builds the base scenario text from the imported files.
 fn base_scenario(req: &PlanRequest) -> Result<Base, PlanError> {
-    let abs = |p: &Path| std::fs::canonicalize(p).map_err(|e| PlanError(format!("{}: {e}", p.display())));
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p).map_err(|e| PlanError(format!("{}: cannot read the file: {e}", p.display())))
+    };
     let status_path = abs(&req.status)?;
     let text = crate::scenario::import::read_text(&status_path).map_err(|e| PlanError(e.to_string()))?;
     let lines = crate::scenario::import::parse_status_lines(&text, &status_path)

@@ -150,8 +150,8 @@ pub fn check_seeds(seed: u64, replications: u32) -> Result<(), String> {
     match seed.checked_add(u64::from(replications) - 1) {
         Some(_) => Ok(()),
         None => Err(format!(
-            "--seed {seed} with --replications {replications}: the seeds {seed}..{seed}+{} go past the \
-             largest seed, {}",
+            "--seed {seed} with --replications {replications}: the last seed would be {seed} + {}, past the \
+             largest seed ({}); lower --seed",
             replications - 1,
             u64::MAX
         )),

@@ -320,6 +320,25 @@ pub fn check(scn: &Scenario, load: Load, budget: &Budget) -> Result<Estimate, Ov
         return Ok(e);
     }
     let w = &scn.workload;
+    let raise = if origin == "DIRSIM_MEMORY_BUDGET" {
+        "raise DIRSIM_MEMORY_BUDGET"
+    } else {
+        "raise --memory-budget"
+    };
+    if e.terms[0].1 < BASE_BYTES {
+        // Nothing the scenario sets dominates: the budget is below what the
+        // program itself takes.
+        return Err(OverBudget {
+            field: None,
+            message: format!(
+                "the run needs about {} (estimate; {} of it the program itself), more than the memory \
+                 budget of {} ({origin}); {raise}",
+                show(e.bytes),
+                show(BASE_BYTES),
+                show(*limit)
+            ),
+        });
+    }
     let (field, what, lower) = match e.terms[0].0 {
         Driver::Users => (
             Some(match w.users {
@@ -375,7 +394,7 @@ pub fn check(scn: &Scenario, load: Load, budget: &Budget) -> Result<Estimate, Ov
         field,
         message: format!(
             "{what}{parallel} need about {} (estimate), more than the memory budget of {} ({origin}); \
-             {lower} or raise --memory-budget",
+             {lower} or {raise}",
             show(e.bytes),
             show(*limit)
         ),

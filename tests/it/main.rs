@@ -1,5 +1,6 @@
 //! dirsim's integration tests: one binary, one module per area.
 
+mod bad_inputs;
 mod charts;
 mod compare;
 mod compare_report;
