@@ -5,6 +5,7 @@ mod charts;
 mod compare;
 mod compare_report;
 mod map;
+mod outputs;
 mod plan;
 mod procedure;
 mod run;
