@@ -402,6 +402,9 @@ fn run(a: RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::BadInput(format!("--placement: {e}")))?;
     }
     check_budget(&scenario, Load::SINGLE, &memory_budget(budget_flag.as_deref())?)?;
+    // For --stats: the estimate next to the measured peak, to recalibrate
+    // the costs in scenario/budget.rs.
+    let estimate_mib = budget::estimate(&scenario, Load::SINGLE).bytes as f64 / 1048576.0;
     let dir = out
         .clone()
         .unwrap_or_else(|| Path::new("output").join(dirsim::report::slug(&scenario.name)));
@@ -450,7 +453,10 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     staging.commit().map_err(outdir_failure)?;
     if let Some(s) = run_stats {
         let line: Vec<String> = s.rows().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        eprintln!("dirsim: stats: {}", line.join(" "));
+        eprintln!(
+            "dirsim: stats: {} estimated_memory_mib={estimate_mib:.1}",
+            line.join(" ")
+        );
     }
     eprintln!("dirsim: wrote {}", dir.display());
     Ok(())
