@@ -59,6 +59,16 @@ Examples:
         /// stderr and write them to stats.csv.
         #[arg(long)]
         stats: bool,
+        /// Refuse to start when the estimated peak memory is above SIZE
+        /// (8GiB, 500MiB, 2GB, or none). Default: $DIRSIM_MEMORY_BUDGET, else
+        /// 80% of MemAvailable in /proc/meminfo (80% of MemTotal if that is
+        /// missing, 4 GiB if /proc/meminfo cannot be read).
+        #[arg(long, value_name = "SIZE")]
+        memory_budget: Option<String>,
+        /// Replace the output directory even if dirsim did not write it
+        /// (everything in it is deleted).
+        #[arg(long)]
+        force: bool,
     },
     /// Compare rebalancing strategies (and placement algorithms) over many seeds.
     #[command(after_help = "\
@@ -88,11 +98,11 @@ Examples:
         /// A placement algorithm (repeatable). Default: dovecot.
         #[arg(long = "placement", value_name = "PLACEMENT")]
         placements: Vec<String>,
-        /// Seeds per (strategy, placement) pair.
-        #[arg(long, default_value_t = 10)]
+        /// Seeds per (strategy, placement) pair (1 to 1000000).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         replications: u32,
-        /// Threads (default: all cores). Results do not depend on it.
-        #[arg(long)]
+        /// Threads, 1 to 1024 (default: all cores). Results do not depend on it.
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
         jobs: Option<usize>,
         /// First seed (default: the scenario's).
         #[arg(long)]
@@ -112,6 +122,16 @@ Examples:
         /// Skip charts and compare.html.
         #[arg(long)]
         no_charts: bool,
+        /// Refuse to start when the estimated peak memory of the runs held at once (--jobs) is above SIZE
+        /// (8GiB, 500MiB, 2GB, or none). Default: $DIRSIM_MEMORY_BUDGET, else
+        /// 80% of MemAvailable in /proc/meminfo (80% of MemTotal if that is
+        /// missing, 4 GiB if /proc/meminfo cannot be read).
+        #[arg(long, value_name = "SIZE")]
+        memory_budget: Option<String>,
+        /// Replace the output directory even if dirsim did not write it
+        /// (everything in it is deleted).
+        #[arg(long)]
+        force: bool,
     },
     /// From a real cluster's status (and map) to a recommended doveadm script.
     #[command(after_help = "\
@@ -146,8 +166,8 @@ Examples:
         /// Candidate strategies (repeatable; default: all but scripted and none).
         #[arg(long = "strategy", value_name = "STRATEGY")]
         strategies: Vec<String>,
-        /// Seeds per candidate.
-        #[arg(long, default_value_t = 5)]
+        /// Seeds per candidate (1 to 1000000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         replications: u32,
         /// First seed.
         #[arg(long, default_value_t = 1)]
@@ -161,6 +181,16 @@ Examples:
         /// Write the best run's files, charts and plan.html here.
         #[arg(short = 'o', long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Refuse to start when the estimated peak memory is above SIZE
+        /// (8GiB, 500MiB, 2GB, or none). Default: $DIRSIM_MEMORY_BUDGET, else
+        /// 80% of MemAvailable in /proc/meminfo (80% of MemTotal if that is
+        /// missing, 4 GiB if /proc/meminfo cannot be read).
+        #[arg(long, value_name = "SIZE")]
+        memory_budget: Option<String>,
+        /// Replace the output directory even if dirsim did not write it
+        /// (everything in it is deleted).
+        #[arg(long)]
+        force: bool,
     },
     /// Check a scenario file without running it.
     #[command(after_help = "Example:\n  dirsim validate scenarios/diurnal.toml")]

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use dirsim::compare::{self, Pair, RunMetrics, Study, io};
 use dirsim::director::placement::Placement;
+use dirsim::report::outdir::OutDir;
 use dirsim::report::write_atomic;
+use dirsim::scenario::budget::Load;
 use dirsim::strategy::StrategySpec;
 
 use crate::Failure;
@@ -22,6 +24,8 @@ pub struct CompareArgs {
     pub shard: Option<String>,
     pub out: Option<PathBuf>,
     pub charts: bool,
+    pub memory_budget: Option<String>,
+    pub force: bool,
 }
 
 fn bad(m: String) -> Failure {
@@ -46,9 +50,8 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
             dirsim::strategy::STRATEGIES.join(", ")
         )));
     }
-    if a.replications == 0 {
-        return Err(bad("--replications: must be at least 1".into()));
-    }
+    let seed = a.seed.unwrap_or(scn.seed);
+    compare::check_seeds(seed, a.replications).map_err(bad)?;
     if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
         return Err(bad(format!(
             "--tolerance {}: expected a number >= 0",
@@ -84,7 +87,7 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
     let study = Study {
         pairs,
         replications: a.replications,
-        seed: a.seed.unwrap_or(scn.seed),
+        seed,
         tolerance: a.tolerance,
     };
     let all = compare::jobs(&study);
@@ -92,22 +95,28 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
     let threads = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runs = compare::run_jobs(&scn, &study, &mine, threads).map_err(|e| match e {
-        dirsim::sim::SimError::BadInput(m) => bad(m),
-        other => Failure::Other(other.to_string()),
-    })?;
+    let load = Load {
+        parallel: threads.min(mine.len()).max(1) as u64,
+        kept_runs: mine.len() as u64,
+    };
+    crate::check_budget(&scn, load, &crate::memory_budget(a.memory_budget.as_deref())?)?;
     let default_dir = Path::new("output")
         .join(dirsim::report::slug(&scn.name))
         .join(match shard {
             None => "compare".to_string(),
             Some((i, n)) => format!("compare-shard-{i}-of-{n}"),
         });
-    let dir = a.out.unwrap_or(default_dir);
+    let dir = a.out.clone().unwrap_or(default_dir);
+    let outdir = crate::out_dir(&dir, a.out.is_some(), a.force)?;
+    let runs = compare::run_jobs(&scn, &study, &mine, threads).map_err(|e| match e {
+        dirsim::sim::SimError::BadInput(m) => bad(m),
+        other => Failure::Other(other.to_string()),
+    })?;
     let study_txt = io::study_text(&scn.name, &study);
     let (runs_csv, series_csv) = io::runs_csv(&study, &runs);
     if let Some((i, n)) = shard {
         write_files(
-            &dir,
+            &outdir,
             &[
                 ("compare-study.txt", study_txt.into_bytes()),
                 ("compare-shard.txt", format!("shard = {i}/{n}\n").into_bytes()),
@@ -124,11 +133,17 @@ pub fn compare(a: CompareArgs) -> Result<(), Failure> {
     }
     // Go through the CSV text, as a merge does, so both give the same bytes.
     let parsed = io::parse_runs(&runs_csv, &series_csv, Path::new("compare.csv")).map_err(Failure::Other)?;
-    finish(&scn.name, &study, parsed, &dir, a.charts)
+    finish(&scn.name, &study, parsed, &outdir, a.charts)
 }
 
 /// Writes the summary, the table, the charts and the report.
-fn finish(name: &str, study: &Study, runs: Vec<RunMetrics>, dir: &Path, charts: bool) -> Result<(), Failure> {
+fn finish(
+    name: &str,
+    study: &Study,
+    runs: Vec<RunMetrics>,
+    dir: &OutDir,
+    charts: bool,
+) -> Result<(), Failure> {
     let sum = io::summarise(study, &runs);
     let table = io::table_text(name, study, &sum);
     print!("{table}");
@@ -148,26 +163,35 @@ fn finish(name: &str, study: &Study, runs: Vec<RunMetrics>, dir: &Path, charts: 
         }
     }
     write_files(dir, &files)?;
-    eprintln!("dirsim: wrote {}", dir.display());
+    eprintln!("dirsim: wrote {}", dir.target().display());
     Ok(())
 }
 
-fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure::Other(format!("creating {}: {e}", dir.display())))?;
+/// Writes `files` into a staging directory and puts it in place.
+fn write_files(dir: &OutDir, files: &[(&str, Vec<u8>)]) -> Result<(), Failure> {
+    let staging = dir.stage().map_err(crate::outdir_failure)?;
     for (name, bytes) in files {
-        let p = dir.join(name);
-        write_atomic(&p, bytes).map_err(|e| Failure::Other(format!("writing {}: {e}", p.display())))?;
+        let p = staging.path().join(name);
+        write_atomic(&p, bytes)
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.target().join(name).display())))?;
     }
-    Ok(())
+    staging.commit().map_err(crate::outdir_failure)
 }
 
 /// `--merge DIR...`: check the shards describe one study and cover every
 /// run exactly once, then write what an unsharded run would have.
-pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>, charts: bool) -> Result<(), Failure> {
+pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>, charts: bool, force: bool) -> Result<(), Failure> {
     let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| bad(format!("{}: {e}", p.display())));
     let mut identity: Option<(String, String, Study)> = None;
     let mut runs: Vec<RunMetrics> = Vec::new();
     for d in dirs {
+        if !d.join("compare-study.txt").is_file() {
+            return Err(bad(format!(
+                "--merge {}: not a compare shard directory (no compare-study.txt); expected the -o DIR of \
+                 a `dirsim compare --shard I/N` run",
+                d.display()
+            )));
+        }
         let text = read(d.join("compare-study.txt"))?;
         let (name, study) = io::parse_study(&text)
             .map_err(|e| bad(format!("{}: {e}", d.join("compare-study.txt").display())))?;
@@ -217,10 +241,11 @@ pub fn merge(dirs: &[PathBuf], out: Option<PathBuf>, charts: bool) -> Result<(),
             "--merge: the shards hold runs that are not part of the study".into(),
         ));
     }
-    let dir = out.unwrap_or_else(|| {
+    let dir = out.clone().unwrap_or_else(|| {
         Path::new("output")
             .join(dirsim::report::slug(&name))
             .join("compare")
     });
-    finish(&name, &study, sorted, &dir, charts)
+    let outdir = crate::out_dir(&dir, out.is_some(), force)?;
+    finish(&name, &study, sorted, &outdir, charts)
 }

@@ -6,6 +6,7 @@ mod compare_cmd;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,6 +15,9 @@ use dirsim::director::format::parse_unixdate;
 use dirsim::director::hash::HashFormat;
 use dirsim::director::ip::HostIp;
 use dirsim::map::{HostSpec, MapError, MapFormat, MapRequest, run_map};
+use dirsim::report::outdir::{OutDir, OutDirError};
+use dirsim::scenario::Scenario;
+use dirsim::scenario::budget::{self, Budget, Load};
 use dirsim::shell::{Session, ShellOptions};
 
 use cli::{Cli, Cmd, MapFormatArg, TableFormatArg};
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
             strategy,
             placement,
             stats,
+            memory_budget,
+            force,
         } => run(RunArgs {
             path: scenario,
             out,
@@ -60,6 +66,8 @@ fn main() -> ExitCode {
             strategy,
             placement,
             stats,
+            memory_budget,
+            force,
         }),
         Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Plan {
@@ -75,6 +83,8 @@ fn main() -> ExitCode {
             workload,
             emit_scenario,
             out,
+            memory_budget,
+            force,
         } => plan_cmd(
             dirsim::plan::PlanRequest {
                 status,
@@ -92,10 +102,15 @@ fn main() -> ExitCode {
                 seed,
                 workload,
                 users_out: emit_scenario.as_ref().map(|p| p.with_extension("users.txt")),
+                memory_budget: dirsim::scenario::budget::Budget::Unlimited,
             },
-            strategies,
-            emit_scenario,
-            out,
+            PlanOutputs {
+                strategies,
+                emit: emit_scenario,
+                out,
+                memory_budget,
+                force,
+            },
         ),
         Cmd::Compare {
             scenario,
@@ -109,6 +124,8 @@ fn main() -> ExitCode {
             merge,
             out,
             no_charts,
+            memory_budget,
+            force,
         } => {
             if merge.is_empty() {
                 let args = compare_cmd::CompareArgs {
@@ -122,10 +139,12 @@ fn main() -> ExitCode {
                     shard,
                     out,
                     charts: !no_charts,
+                    memory_budget,
+                    force,
                 };
                 compare_cmd::compare(args)
             } else {
-                compare_cmd::merge(&merge, out, !no_charts)
+                compare_cmd::merge(&merge, out, !no_charts, force)
             }
         }
         Cmd::Shell { file, columns, start } => shell(file, columns, &start),
@@ -191,12 +210,65 @@ fn load_scenario(path: Option<&std::path::Path>) -> Result<dirsim::scenario::Sce
     r.map_err(|e| Failure::BadInput(e.to_string()))
 }
 
-fn plan_cmd(
-    mut req: dirsim::plan::PlanRequest,
+/// The memory budget from `--memory-budget`, `DIRSIM_MEMORY_BUDGET` or the
+/// machine.
+fn memory_budget(flag: Option<&str>) -> Result<Budget, Failure> {
+    Budget::resolve(flag).map_err(Failure::BadInput)
+}
+
+/// Refuses a simulation that would not fit in the budget, naming the
+/// scenario setting that drives the estimate.
+fn check_budget(scn: &Scenario, load: Load, budget: &Budget) -> Result<(), Failure> {
+    budget::check(scn, load, budget)
+        .map(|_| ())
+        .map_err(|e| Failure::BadInput(e.in_scenario(scn).to_string()))
+}
+
+/// Checks an output directory before any work (`explicit`: given with -o).
+fn out_dir(target: &Path, explicit: bool, force: bool) -> Result<OutDir, Failure> {
+    let label = if explicit {
+        format!("-o {}", target.display())
+    } else {
+        format!("output directory {}", target.display())
+    };
+    OutDir::prepare(target, force, &label).map_err(outdir_failure)
+}
+
+fn outdir_failure(e: OutDirError) -> Failure {
+    match e {
+        OutDirError::Refused(m) => Failure::BadInput(m),
+        e @ OutDirError::Io { .. } => Failure::Other(e.to_string()),
+    }
+}
+
+/// Refuses a file target that is a directory, before any work.
+fn check_file_target(path: &Path, flag: &str) -> Result<(), Failure> {
+    if path.is_dir() {
+        return Err(Failure::BadInput(format!(
+            "{flag} {}: is a directory; expected a file name",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What `plan` writes, besides stdout.
+struct PlanOutputs {
     strategies: Vec<String>,
-    emit: Option<std::path::PathBuf>,
-    out: Option<std::path::PathBuf>,
-) -> Result<(), Failure> {
+    emit: Option<PathBuf>,
+    out: Option<PathBuf>,
+    memory_budget: Option<String>,
+    force: bool,
+}
+
+fn plan_cmd(mut req: dirsim::plan::PlanRequest, o: PlanOutputs) -> Result<(), Failure> {
+    let PlanOutputs {
+        strategies,
+        emit,
+        out,
+        memory_budget: budget_flag,
+        force,
+    } = o;
     if !(req.target.is_finite() && req.target >= 1.0) {
         return Err(Failure::BadInput(format!(
             "--target {}: expected an imbalance >= 1.0, e.g. 1.1",
@@ -210,31 +282,44 @@ fn plan_cmd(
                 .map_err(|e| Failure::BadInput(format!("--strategy: {e}")))
         })
         .collect::<Result<_, _>>()?;
+    req.memory_budget = memory_budget(budget_flag.as_deref())?;
+    if let Some(p) = &emit {
+        check_file_target(p, "--emit-scenario")?;
+    }
+    let outdir = out.as_deref().map(|d| out_dir(d, true, force)).transpose()?;
     let plan = dirsim::plan::plan(&req).map_err(|e| Failure::BadInput(e.0))?;
     print!("{}", plan.text);
+    let write = |path: &Path, text: &str| {
+        dirsim::report::write_atomic(path, text.as_bytes())
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))
+    };
     if let Some(path) = emit {
         let Some(text) = &plan.emitted_scenario else {
             return Err(Failure::BadInput(
                 "--emit-scenario: no strategy reaches the target, nothing to emit".into(),
             ));
         };
-        dirsim::report::write_atomic(&path, text.as_bytes())
-            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
+        if let (Some(users), Some(to)) = (&plan.users_text, &req.users_out) {
+            write(to, users)?;
+        }
+        write(&path, text)?;
         eprintln!("dirsim: wrote {}", path.display());
     }
-    if let (Some(dir), Some((_, r))) = (out, &plan.best) {
-        dirsim::report::write_outputs(r, dirsim::report::TableStyle::Seed, &dir, true)
-            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
+    if let (Some(outdir), Some((_, r))) = (outdir, &plan.best) {
+        let staging = outdir.stage().map_err(outdir_failure)?;
+        let dir = staging.path();
+        dirsim::report::write_outputs(r, dirsim::report::TableStyle::Seed, dir, true)
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", outdir.target().display())))?;
         let report = std::fs::read_to_string(dir.join("report.html")).unwrap_or_default();
         let section = format!(
             "<main>\n<h1>dirsim plan</h1>\n<pre>{}</pre>\n",
             dirsim::report::html::escape(&plan.text)
         );
         let html = report.replacen("<main>\n", &section, 1);
-        dirsim::report::write_atomic(&dir.join("plan.html"), html.as_bytes())
-            .and_then(|_| dirsim::report::write_atomic(&dir.join("plan.txt"), plan.text.as_bytes()))
-            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
-        eprintln!("dirsim: wrote {}", dir.display());
+        write(&dir.join("plan.html"), &html)?;
+        write(&dir.join("plan.txt"), &plan.text)?;
+        staging.commit().map_err(outdir_failure)?;
+        eprintln!("dirsim: wrote {}", outdir.target().display());
     }
     Ok(())
 }
@@ -287,6 +372,8 @@ struct RunArgs {
     placement: Option<String>,
     /// Report wall-clock figures (stderr, stats.csv).
     stats: bool,
+    memory_budget: Option<String>,
+    force: bool,
 }
 
 fn run(a: RunArgs) -> Result<(), Failure> {
@@ -300,6 +387,8 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         strategy,
         placement,
         stats,
+        memory_budget: budget_flag,
+        force,
     } = a;
     let mut scenario = load_scenario(path.as_deref())?;
     let strategy = strategy
@@ -312,6 +401,14 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         scenario.director.placement = dirsim::director::placement::Placement::parse(&p)
             .map_err(|e| Failure::BadInput(format!("--placement: {e}")))?;
     }
+    check_budget(&scenario, Load::SINGLE, &memory_budget(budget_flag.as_deref())?)?;
+    // For --stats: the estimate next to the measured peak, to recalibrate
+    // the costs in scenario/budget.rs.
+    let estimate_mib = budget::estimate(&scenario, Load::SINGLE).bytes as f64 / 1048576.0;
+    let dir = out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(dirsim::report::slug(&scenario.name)));
+    let outdir = out_dir(&dir, out.is_some(), force)?;
     let seed = seed.unwrap_or(scenario.seed);
     let mut progress = Progress {
         bar: None,
@@ -341,32 +438,39 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         TableFormatArg::Seed => dirsim::report::TableStyle::Seed,
         TableFormatArg::Doveadm => dirsim::report::TableStyle::Doveadm,
     };
-    let dir =
-        out.unwrap_or_else(|| std::path::Path::new("output").join(dirsim::report::slug(&scenario.name)));
     let mut stdout = BufWriter::new(io::stdout().lock());
     dirsim::report::table::write_steps(&result, style, &mut stdout).map_err(io_failure)?;
     stdout.flush().map_err(io_failure)?;
-    dirsim::report::write_outputs(&result, style, &dir, charts)
+    let staging = outdir.stage().map_err(outdir_failure)?;
+    dirsim::report::write_outputs(&result, style, staging.path(), charts)
         .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.display())))?;
-    if let Some(s) = run_stats {
+    if let Some(s) = &run_stats {
         let mut b = Vec::new();
-        dirsim::report::csv::write_stats(&s, &mut b).map_err(io_failure)?;
-        let path = dir.join("stats.csv");
-        dirsim::report::write_atomic(&path, &b)
-            .map_err(|e| Failure::Other(format!("writing {}: {e}", path.display())))?;
+        dirsim::report::csv::write_stats(s, &mut b).map_err(io_failure)?;
+        dirsim::report::write_atomic(&staging.path().join("stats.csv"), &b)
+            .map_err(|e| Failure::Other(format!("writing {}: {e}", dir.join("stats.csv").display())))?;
+    }
+    staging.commit().map_err(outdir_failure)?;
+    if let Some(s) = run_stats {
         let line: Vec<String> = s.rows().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        eprintln!("dirsim: stats: {}", line.join(" "));
+        eprintln!(
+            "dirsim: stats: {} estimated_memory_mib={estimate_mib:.1}",
+            line.join(" ")
+        );
     }
     eprintln!("dirsim: wrote {}", dir.display());
     Ok(())
 }
 
 fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) -> Result<(), Failure> {
-    let start_unix = parse_unixdate(start).ok_or_else(|| {
-        Failure::BadInput(format!(
-            "--start {start:?}: expected a UTC time like 2025-01-01 00:00:00"
-        ))
-    })?;
+    let start_unix = parse_unixdate(start)
+        .filter(|t| (0..dirsim::scenario::limits::CLOCK_END_UNIX).contains(t))
+        .ok_or_else(|| {
+            Failure::BadInput(format!(
+                "--start {start:?}: expected a UTC time like 2025-01-01 00:00:00, from 1970 to 2106 (the \
+                 director's 32-bit clock)"
+            ))
+        })?;
     let opts = ShellOptions {
         columns: table_columns(columns),
         start_unix,
@@ -384,9 +488,16 @@ fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) 
     };
     for (n, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| Failure::Other(format!("reading {name}: {e}")))?;
-        let Ok(line) = String::from_utf8(line) else {
-            return Err(Failure::BadInput(format!("{name}:{}: not valid UTF-8", n + 1)));
-        };
+        let line = String::from_utf8(line).map_err(|e| {
+            let ok = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let col = String::from_utf8_lossy(&bytes[..ok]).chars().count() + 1;
+            Failure::BadInput(format!(
+                "{name}:{}:{col}: not valid UTF-8 (byte 0x{:02x}); a script is UTF-8 text",
+                n + 1,
+                bytes[ok]
+            ))
+        })?;
         if let Err(e) = session.execute(&line) {
             session.out().flush().map_err(io_failure)?;
             return Err(Failure::BadInput(format!(

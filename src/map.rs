@@ -40,6 +40,11 @@ impl std::str::FromStr for HostSpec {
             reason,
         };
         let (rest, tag) = match input.rsplit_once('@') {
+            Some((_, "")) => {
+                return Err(fail(
+                    "empty tag after '@': give a tag, or leave out the '@'".into(),
+                ));
+            }
             Some((r, t)) => (r, t.to_string()),
             None => (input, String::new()),
         };

@@ -18,6 +18,7 @@ use crate::director::ip::HostIp;
 use crate::director::print::PrintFormat;
 use crate::director::{Director, Effect, HostId, Millis, Reply, Route, Settings, UserSlot};
 use crate::scenario::duration::{format_duration_ms, parse_duration_ms};
+use crate::scenario::limits::{MAX_DURATION_MS, MAX_LOGIN_COUNT};
 
 /// Options of a shell session.
 #[derive(Clone, Debug)]
@@ -179,6 +180,13 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: format!("wait: {e}"),
                 })?;
                 let now = self.director().now();
+                let end = crate::scenario::limits::CLOCK_END_UNIX as u64 * 1000;
+                if ms > end.saturating_sub(now) {
+                    return fail(format!(
+                        "wait: {d} would take the clock past 2106-02-07 06:28:15 UTC, where the director's \
+                         32-bit clock ends"
+                    ));
+                }
                 self.run_until(now + ms);
                 return Ok(());
             }
@@ -243,7 +251,25 @@ impl<W: Write, E: Write> Session<W, E> {
             if ms % 1000 != 0 {
                 return fail(format!("{key}: {v:?} is not a whole number of seconds"));
             }
+            if ms > MAX_DURATION_MS {
+                return fail(format!(
+                    "{key}: {v:?} is too long: expected at most {}",
+                    format_duration_ms(MAX_DURATION_MS)
+                ));
+            }
             u32::try_from(ms / 1000).or_else(|_| fail(format!("{key}: {v:?} is too large")))
+        };
+        let bounded_ms = |v: &str| -> Result<u64, ShellError> {
+            let ms = parse_duration_ms(v).map_err(|e| ShellError {
+                message: format!("{key}: {e}"),
+            })?;
+            if ms > MAX_DURATION_MS {
+                return fail(format!(
+                    "{key}: {v:?} is too long: expected at most {}",
+                    format_duration_ms(MAX_DURATION_MS)
+                ));
+            }
+            Ok(ms)
         };
         let count = |v: &str| -> Result<u32, ShellError> {
             v.parse().or_else(|_| {
@@ -270,16 +296,12 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: e.to_string(),
                 })?;
             }
-            "dirsim_kick_latency" => {
-                self.settings.kick_latency_ms = parse_duration_ms(value).map_err(|e| ShellError {
-                    message: format!("{key}: {e}"),
-                })?;
-            }
+            "dirsim_kick_latency" => self.settings.kick_latency_ms = bounded_ms(value)?,
             "dirsim_reconnect_after_kick" => {
                 self.reconnect_after_kick = match value {
                     "never" => None,
-                    v => Some(parse_duration_ms(v).map_err(|e| ShellError {
-                        message: format!("{key}: {e} or never"),
+                    v => Some(bounded_ms(v).map_err(|e| ShellError {
+                        message: format!("{} or never", e.message),
                     })?),
                 };
             }
@@ -331,10 +353,10 @@ impl<W: Write, E: Write> Session<W, E> {
                 n,
                 c.parse::<u32>()
                     .ok()
-                    .filter(|&c| c > 0)
+                    .filter(|&c| (1..=MAX_LOGIN_COUNT).contains(&c))
                     .ok_or_else(|| ShellError {
                         message: format!(
-                            "login: invalid connection count {c:?}: expected a positive integer"
+                            "login: invalid connection count {c:?}: expected 1 to {MAX_LOGIN_COUNT}"
                         ),
                     })?,
             ),

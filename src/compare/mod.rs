@@ -141,6 +141,23 @@ pub fn metrics(
     }
 }
 
+/// Checks that the study's seeds, `seed..seed + replications`, exist:
+/// at least one replication, and no seed past `u64::MAX`.
+pub fn check_seeds(seed: u64, replications: u32) -> Result<(), String> {
+    if replications == 0 {
+        return Err("--replications: expected at least 1".into());
+    }
+    match seed.checked_add(u64::from(replications) - 1) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "--seed {seed} with --replications {replications}: the last seed would be {seed} + {}, past the \
+             largest seed ({}); lower --seed",
+            replications - 1,
+            u64::MAX
+        )),
+    }
+}
+
 /// The jobs of a study in their fixed order: (pair, replication).
 pub fn jobs(study: &Study) -> Vec<(usize, u32)> {
     (0..study.pairs.len())

@@ -6,6 +6,7 @@ pub mod charts;
 pub mod compare;
 pub mod csv;
 pub mod html;
+pub mod outdir;
 pub mod table;
 
 use std::fs;
@@ -51,7 +52,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Writes `steps.txt`, `steps.csv`, `timeseries.csv` and `summary.csv` into
 /// `dir` (created if needed), and with `charts` also each chart as PNG and
-/// SVG and `report.html`. Returns the paths written.
+/// SVG and `report.html`, and the [`outdir::MARKER`] that tells later runs
+/// the directory is dirsim's. Returns the paths written. Commands write
+/// into an [`outdir::Staging`] directory, so the set appears all at once.
 pub fn write_outputs(
     result: &RunResult,
     style: TableStyle,
@@ -84,6 +87,7 @@ pub fn write_outputs(
         html::write_report(result, &svgs, &mut b)?;
         named.push(("report.html".to_string(), b));
     }
+    named.push((outdir::MARKER.to_string(), outdir::marker_text().into_bytes()));
     let mut written = Vec::new();
     for (name, bytes) in named {
         let p = dir.join(name);

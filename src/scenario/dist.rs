@@ -15,8 +15,9 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp, LogNormal, Pareto};
 use serde_spanned::Spanned;
 
-use super::duration::parse_duration_ms;
+use super::duration::{format_duration_ms, parse_duration_ms};
 use super::error::{ScenarioError, Source};
+use super::limits::{MAX_CONNECTIONS_PER_SESSION, MAX_DURATION_MS, MAX_LOGNORMAL_SIGMA};
 use super::schema::RawDist;
 
 /// A distribution of non-negative values (milliseconds or counts).
@@ -201,6 +202,29 @@ pub(crate) fn from_raw(
                 v.span(),
                 key,
                 format!("{x} is out of range: expected a value >= 0"),
+            ));
+        }
+        let (max, expected) = match (plain, unit) {
+            (true, _) if name == "sigma" => (MAX_LOGNORMAL_SIGMA, MAX_LOGNORMAL_SIGMA.to_string()),
+            (true, _) => (f64::INFINITY, String::new()),
+            (false, Unit::Duration) => (
+                MAX_DURATION_MS as f64,
+                format!("{} (ten years)", format_duration_ms(MAX_DURATION_MS)),
+            ),
+            (false, Unit::Count) => (
+                MAX_CONNECTIONS_PER_SESSION,
+                format!("{MAX_CONNECTIONS_PER_SESSION} connections (real clients open a handful)"),
+            ),
+        };
+        if x > max {
+            let shown = match (v.get_ref(), plain) {
+                (toml::Value::String(t), false) => format!("{t:?}"),
+                _ => x.to_string(),
+            };
+            return Err(src.error(
+                v.span(),
+                key,
+                format!("{shown} is out of range: expected at most {expected}"),
             ));
         }
         Ok(x)

@@ -126,10 +126,17 @@ impl Source<'_> {
         };
         let (line, col) = line_col(self.text, span.start);
         let mut e = ScenarioError::at_line(self.file, line, Some(col), message);
-        // A syntax error still leaves the keys before it in the tree.
-        let (doc, _) = DeTable::parse_recoverable(self.text);
+        // A syntax error still leaves the keys before it in the tree, but
+        // a broken `[table]` header leaves a tree that misleads: there the
+        // header line itself names the table.
+        let line_start = self.text[..span.start.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         let mut path = String::new();
-        key_path(doc.get_ref(), span.start, &mut path);
+        if !self.text[line_start..].trim_start().starts_with('[') {
+            let (doc, _) = DeTable::parse_recoverable(self.text);
+            key_path(doc.get_ref(), span.start, &mut path);
+        }
         if path.is_empty() {
             path = key_path_by_lines(self.text, span.start);
         }

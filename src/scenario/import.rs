@@ -150,6 +150,26 @@ pub(crate) fn parse_status_lines(text: &str, file: &Path) -> Result<Vec<(usize, 
     Ok(rows)
 }
 
+/// Checks parsed status rows against the director's limits: a vhost count
+/// above 1000 cannot come from a real director (doveadm refuses it), so the
+/// file is damaged or not status output.
+pub(crate) fn check_status_rows(rows: &[(usize, StatusRow)], file: &Path) -> Result<(), ScenarioError> {
+    let max = super::limits::MAX_VHOSTS;
+    match rows.iter().find(|(_, r)| r.vhosts > max) {
+        Some((line, r)) => Err(ScenarioError::at_line(
+            file,
+            *line,
+            None,
+            format!(
+                "{} is out of range: expected 0..={max} (doveadm refuses more)",
+                r.vhosts
+            ),
+        )
+        .with_field("vhosts")),
+        None => Ok(()),
+    }
+}
+
 /// [`parse_map`], each row with its 1-based line number.
 pub(crate) fn parse_map_lines(text: &str, file: &Path) -> Result<Vec<(usize, MapRow)>, ScenarioError> {
     if import_json::is_json(text) {

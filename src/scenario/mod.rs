@@ -9,11 +9,13 @@
 //! below, [`dist`] holds the random distributions, [`import`] reads real
 //! `doveadm director status` / `map` output for the initial state.
 
+pub mod budget;
 pub mod dist;
 pub mod duration;
 pub mod error;
 pub mod import;
 pub mod import_json;
+pub mod limits;
 pub(crate) mod schema;
 mod steps;
 mod validate;
@@ -31,8 +33,18 @@ pub use import::{Imported, MapRow, StatusRow};
 /// Reads a scenario file and checks it; relative `users_file`, `status_file`
 /// and `map_file` paths are resolved against the file's directory.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| ScenarioError::in_file(path, format!("cannot read the scenario file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let off = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let (line, col) = error::line_col(std::str::from_utf8(&bytes[..off]).unwrap_or_default(), off);
+        let msg = format!(
+            "not UTF-8 text: invalid byte 0x{:02x}; a scenario file is UTF-8 TOML",
+            bytes[off]
+        );
+        ScenarioError::at_line(path, line, Some(col), msg)
+    })?;
     parse(&text, path)
 }
 

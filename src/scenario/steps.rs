@@ -8,6 +8,7 @@ use serde_spanned::Spanned;
 
 use super::duration::format_duration_ms;
 use super::error::{ScenarioError, Source, line_col};
+use super::limits::{MAX_BACKENDS, MAX_STEPS, MAX_VHOSTS};
 use super::schema::RawStep;
 use super::validate::{duration, name_problem};
 use super::{Backend, Step, StepTiming};
@@ -81,6 +82,10 @@ pub(super) fn steps(
     duration_ms: u64,
 ) -> Result<Vec<Step>, ScenarioError> {
     // Hosts that steps may name: the backends, plus those `add` introduces.
+    if let Some(extra) = raw.get(MAX_STEPS) {
+        let msg = format!("{} steps: expected at most {MAX_STEPS}", raw.len());
+        return Err(src.error(extra.span(), format!("step[{MAX_STEPS}]"), msg));
+    }
     let mut known: Vec<(String, HostIp)> = backends.iter().map(|b| (b.name.clone(), b.ip)).collect();
     let mut out = Vec::with_capacity(raw.len());
     let mut last_at: Option<(usize, u64)> = None;
@@ -95,6 +100,24 @@ pub(super) fn steps(
         let invocation = parse_line(run.get_ref()).map_err(|e| src.error(run.span(), f("run"), e.message))?;
         for (host, is_add) in host_refs(&invocation.command) {
             check_host(src, run, &invocation.command, host, is_add, &mut known, &f("run"))?;
+        }
+        if known.len() > MAX_BACKENDS {
+            let msg = format!(
+                "this add makes {} backends: expected at most {MAX_BACKENDS}",
+                known.len()
+            );
+            return Err(src.error(run.span(), f("run"), msg));
+        }
+        let vhosts = match &invocation.command {
+            Command::Add { vhosts: Some(v), .. } | Command::Update { vhosts: v, .. } => Some(*v),
+            _ => None,
+        };
+        if let Some(v) = vhosts.filter(|&v| v > MAX_VHOSTS) {
+            let msg = format!(
+                "vhost count {v} is out of range: expected 0..={MAX_VHOSTS} (doveadm refuses more: \
+                 \"vhost count too large\")"
+            );
+            return Err(src.error(run.span(), f("run"), msg));
         }
         let timing = match (&s.at, &s.after) {
             (Some(_), Some(after)) => {

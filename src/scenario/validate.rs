@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 
 use super::dist::{self, Dist, Unit};
-use super::duration::parse_duration_ms;
+use super::duration::{format_duration_ms, parse_duration_ms};
 use super::error::{ScenarioError, Source};
 use super::import::{self, Imported};
+use super::limits::{
+    CLOCK_END_UNIX, MAX_BACKENDS, MAX_DURATION_MS, MAX_SAMPLES, MAX_SESSIONS_PER_DAY, MAX_VHOSTS,
+};
 use super::schema::{RawBackend, RawDirector, RawInitial, RawScenario, RawWorkload};
 use super::{Backend, Initial, Scenario, Users, Workload};
 use crate::director::Settings;
@@ -20,8 +23,6 @@ use crate::director::ip::HostIp;
 
 /// `start` when not given: 2025-01-01 00:00:00 UTC.
 const DEFAULT_START: i64 = 1_735_689_600;
-/// Largest vhost count doveadm accepts (spec §4.1).
-const MAX_VHOSTS: i64 = 1000;
 
 /// Parses and checks a whole scenario.
 pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
@@ -53,6 +54,28 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             ms
         }
     };
+    let samples = duration_ms / sample_every_ms + 1;
+    if samples > MAX_SAMPLES {
+        let why = "each sample keeps a row per backend";
+        let d = format_duration_ms(duration_ms);
+        let every = format_duration_ms(sample_every_ms);
+        return Err(match &raw.sample_every {
+            Some(s) => {
+                let msg = format!(
+                    "duration {d} / sample_every {every} gives {samples} samples, more than the limit of \
+                     {MAX_SAMPLES} ({why}): raise sample_every"
+                );
+                src.error(s.span(), "sample_every", msg)
+            }
+            None => {
+                let msg = format!(
+                    "{d} at the default sample_every of {every} gives {samples} samples, more than the limit \
+                     of {MAX_SAMPLES} ({why}): set sample_every"
+                );
+                src.error(duration.span(), "duration", msg)
+            }
+        });
+    }
     let start_unix = match &raw.start {
         None => DEFAULT_START,
         Some(s) => parse_unixdate(s.get_ref()).ok_or_else(|| {
@@ -71,6 +94,7 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     };
     let workload = workload(&src, workload_raw)?;
     let initial = initial(&src, raw.initial.as_ref(), &backends, workload.users.len())?;
+    check_clock(&src, raw.start.as_ref(), start_unix, &initial, duration_ms)?;
     let steps = super::steps::steps(&src, &raw.step, &backends, duration_ms)?;
     Ok(Scenario {
         name: name.into_inner(),
@@ -89,9 +113,53 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
     })
 }
 
-/// A duration string in ms.
+/// A duration string in ms, at most [`MAX_DURATION_MS`].
 pub(super) fn duration(src: &Source<'_>, s: &Spanned<String>, field: &str) -> Result<u64, ScenarioError> {
-    parse_duration_ms(s.get_ref()).map_err(|e| src.error(s.span(), field, e.to_string()))
+    let ms = parse_duration_ms(s.get_ref()).map_err(|e| src.error(s.span(), field, e.to_string()))?;
+    if ms > MAX_DURATION_MS {
+        let msg = format!(
+            "{:?} is too long: expected at most {} (ten years)",
+            s.get_ref(),
+            format_duration_ms(MAX_DURATION_MS)
+        );
+        return Err(src.error(s.span(), field, msg));
+    }
+    Ok(ms)
+}
+
+/// The director counts 32-bit unix seconds: the run, warm-up included,
+/// must lie between 1970 and 2106.
+fn check_clock(
+    src: &Source<'_>,
+    start: Option<&Spanned<String>>,
+    start_unix: i64,
+    initial: &Initial,
+    duration_ms: u64,
+) -> Result<(), ScenarioError> {
+    let warmup_s = match initial {
+        Initial::Warmup(ms) => ms.div_ceil(1000) as i64,
+        _ => 0,
+    };
+    let end_s = duration_ms.div_ceil(1000) as i64;
+    let problem = if start_unix - warmup_s < 0 {
+        Some(if warmup_s > 0 {
+            "is too early: start minus the warm-up falls before 1970-01-01 00:00:00"
+        } else {
+            "is too early: expected 1970-01-01 00:00:00 or later"
+        })
+    } else if start_unix + end_s > CLOCK_END_UNIX {
+        Some(
+            "is too late: the run must end by 2106-02-07 06:28:15 UTC, where the director's \
+             32-bit clock ends",
+        )
+    } else {
+        None
+    };
+    match (problem, start) {
+        (None, _) => Ok(()),
+        (Some(p), Some(s)) => Err(src.error(s.span(), "start", format!("{:?} {p}", s.get_ref()))),
+        (Some(p), None) => Err(src.error_nowhere("start", format!("the default start {p}"))),
+    }
 }
 
 fn positive_duration(src: &Source<'_>, s: &Spanned<String>, field: &str) -> Result<u64, ScenarioError> {
@@ -179,6 +247,10 @@ pub(super) fn name_problem(name: &str) -> Option<&'static str> {
 }
 
 fn backends(src: &Source<'_>, raw: &[Spanned<RawBackend>]) -> Result<Vec<Backend>, ScenarioError> {
+    if let Some(extra) = raw.get(MAX_BACKENDS) {
+        let msg = format!("{} backends: expected at most {MAX_BACKENDS}", raw.len());
+        return Err(src.error(extra.span(), format!("backend[{MAX_BACKENDS}]"), msg));
+    }
     let mut out: Vec<Backend> = Vec::with_capacity(raw.len());
     for (i, rb) in raw.iter().enumerate() {
         let b = rb.get_ref();
@@ -213,11 +285,11 @@ fn backends(src: &Source<'_>, raw: &[Spanned<RawBackend>]) -> Result<Vec<Backend
             return Err(src.error(ip_text.span(), f("ip"), msg));
         }
         let vhosts = match &b.vhosts {
-            Some(v) => int_in(src, v, &f("vhosts"), 0, MAX_VHOSTS)?,
+            Some(v) => int_in(src, v, &f("vhosts"), 0, i64::from(MAX_VHOSTS))?,
             None => 100,
         };
         let capacity = match &b.capacity {
-            Some(c) => int_in(src, c, &f("capacity"), 1, MAX_VHOSTS)?,
+            Some(c) => int_in(src, c, &f("capacity"), 1, i64::from(MAX_VHOSTS))?,
             None if vhosts > 0 => vhosts,
             None => 100,
         };
@@ -379,9 +451,12 @@ fn workload(src: &Source<'_>, w: &Spanned<RawWorkload>) -> Result<Workload, Scen
     let users = users(src, w)?;
     let sessions_per_day = match &r.sessions_per_day {
         None => 0.0,
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
+        Some(v) if (0.0..=MAX_SESSIONS_PER_DAY).contains(v.get_ref()) => *v.get_ref(),
         Some(v) => {
-            let msg = format!("{} is out of range: expected a rate >= 0", v.get_ref());
+            let msg = format!(
+                "{} is out of range: expected a rate >= 0 and <= {MAX_SESSIONS_PER_DAY} (one a second)",
+                v.get_ref()
+            );
             return Err(src.error(v.span(), "workload.sessions_per_day", msg));
         }
     };
@@ -478,11 +553,16 @@ fn initial(
     if r.status_file.is_none() && r.map_file.is_none() {
         return Ok(Initial::Empty);
     }
-    Ok(Initial::Imported(imported(src, r, backends)?))
+    Ok(Initial::Imported(imported(src, r, backends, user_count)?))
 }
 
 /// Reads `status_file` and `map_file`; their hosts must be the scenario's.
-fn imported(src: &Source<'_>, r: &RawInitial, backends: &[Backend]) -> Result<Imported, ScenarioError> {
+fn imported(
+    src: &Source<'_>,
+    r: &RawInitial,
+    backends: &[Backend],
+    user_count: usize,
+) -> Result<Imported, ScenarioError> {
     let mut imported = Imported {
         status: None,
         map: None,
@@ -502,6 +582,18 @@ fn imported(src: &Source<'_>, r: &RawInitial, backends: &[Backend]) -> Result<Im
             if let Some((first, _)) = rows[..i].iter().find(|(_, r)| r.ip == row.ip) {
                 return Err(at(format!("{} is listed twice (first on line {first})", row.ip)));
             }
+        }
+        import::check_status_rows(&rows, &path)?;
+        let total: u64 = rows.iter().map(|(_, r)| u64::from(r.users)).sum();
+        // Without a map the status counts place the users (with one, the
+        // map's records do, and the counts are only informative).
+        if r.map_file.is_none() && total > user_count as u64 {
+            let msg = format!(
+                "{:?} has {total} users in all, but the workload has only {user_count}: \
+                 raise workload.users",
+                f.get_ref()
+            );
+            return Err(src.error(f.span(), "initial.status_file", msg));
         }
         if let Some(b) = backends.iter().find(|b| !rows.iter().any(|(_, r)| r.ip == b.ip)) {
             let msg = format!(

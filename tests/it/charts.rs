@@ -272,5 +272,14 @@ fn no_charts_writes_no_images_or_report() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["steps.csv", "steps.txt", "summary.csv", "timeseries.csv"]);
+    assert_eq!(
+        names,
+        [
+            ".dirsim",
+            "steps.csv",
+            "steps.txt",
+            "summary.csv",
+            "timeseries.csv"
+        ]
+    );
 }

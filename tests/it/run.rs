@@ -391,3 +391,85 @@ fn stats_go_to_their_own_file() {
         ]
     );
 }
+
+/// Runs a bundled scenario (or a copy with `edits` applied) with --check:
+/// every invariant holds after every event (a broken one exits 1 naming it).
+fn keeps_the_invariants(file: &str, edits: &[(&str, &str)]) {
+    let t = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(Path::new("scenarios").join(file)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{file}: {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    let s = scenario(t.path(), &text);
+    let (stdout, err, code) = run_to(
+        &t.path().join("o"),
+        &[s.to_str().unwrap(), "--check", "--no-charts"],
+    );
+    assert_eq!(code, 0, "{file}: {err}");
+    let steps = text.matches("[[step]]").count();
+    assert_eq!(stdout.matches("\nstep ").count(), steps, "{file}: every step ran");
+}
+
+#[test]
+fn add_backend_keeps_the_invariants() {
+    keeps_the_invariants("add-backend.toml", &[]);
+}
+
+#[test]
+fn backend_maintenance_keeps_the_invariants() {
+    keeps_the_invariants("backend-maintenance.toml", &[]);
+}
+
+#[test]
+fn diurnal_keeps_the_invariants() {
+    keeps_the_invariants("diurnal.toml", &[]);
+}
+
+/// bench-100k in full takes hours under --check in a debug build (the
+/// check walks every connection after every event), so: 5000 of its
+/// users, until just after its two steps (12:00 and 12:10).
+#[test]
+fn bench_100k_shortened_keeps_the_invariants() {
+    keeps_the_invariants(
+        "bench-100k.toml",
+        &[
+            ("users = 100000", "users = 5000"),
+            ("duration = \"1d\"", "duration = \"13h\""),
+        ],
+    );
+}
+
+/// Every bundled scenario has a --check run above (the default one in
+/// `default_run_prints_and_writes_every_step`); the scale-* ones, minutes
+/// long even without the check, are only validated.
+#[test]
+fn every_bundled_scenario_is_checked() {
+    let mut files: Vec<String> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    files.sort();
+    let checked = [
+        "add-backend.toml",
+        "backend-maintenance.toml",
+        "bench-100k.toml",
+        "diurnal.toml",
+        "documented-procedure.toml",
+    ];
+    for f in &files {
+        if f.starts_with("scale-") {
+            let out = dirsim()
+                .args(["validate", &format!("scenarios/{f}")])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{f}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        } else {
+            assert!(checked.contains(&f.as_str()), "{f}: add a --check run for it");
+        }
+    }
+}
