@@ -27,8 +27,10 @@ pub const BASE_BYTES: u64 = 8 << 20;
 pub const BYTES_PER_USER: u64 = 84;
 /// One open session (slab entry, free list, growth slack).
 pub const BYTES_PER_SESSION: u64 = 28;
-/// One open proxied connection (slab entry, growth slack).
-pub const BYTES_PER_CONNECTION: u64 = 22;
+/// One open proxied connection (slab entry, its 8-byte keep-alive word,
+/// growth slack, and what its keep-alive on the FIFO lane costs beyond an
+/// ordinary pending event: 32 bytes instead of 20).
+pub const BYTES_PER_CONNECTION: u64 = 42;
 /// One pending event in the queue (arrival, session end, refresh).
 pub const BYTES_PER_PENDING_EVENT: u64 = 21;
 /// Extra for each connection open at t=0: their keep-alives all fall due
@@ -37,9 +39,10 @@ pub const BYTES_PER_INITIAL_CONNECTION: u64 = 80;
 /// One row (sample × backend) of the time series, in memory and as CSV
 /// and chart text while the outputs are written.
 pub const BYTES_PER_SAMPLE_ROW: u64 = 128;
-/// The event queue keeps an index entry per 4.096 s of simulated time up
-/// to its latest pending event (24 bytes each).
-pub const BYTES_PER_QUEUE_HOUR: u64 = 21_094;
+/// The event queue keeps an index entry per span (2^20 ms, about 17.5
+/// minutes) of simulated time up to its latest pending event (24 bytes
+/// each).
+pub const BYTES_PER_QUEUE_HOUR: u64 = 83;
 /// One imbalance sample of one run that `compare` and `plan` keep for
 /// their tables, CSV files and charts.
 pub const BYTES_PER_COMPARE_SAMPLE: u64 = 96;
