@@ -381,7 +381,7 @@ impl<'a> Engine<'a> {
                 self.conns_per_host
             ));
         }
-        for (i, h) in hosts.iter().enumerate() {
+        for h in hosts {
             if h.is_removed() && h.user_count() > 0 {
                 return fail(format!(
                     "removed host {} still has {} records",
@@ -389,7 +389,22 @@ impl<'a> Engine<'a> {
                     h.user_count()
                 ));
             }
-            let _ = i;
+        }
+        // An open connection belongs to a live session and carries its
+        // keep-alive word; a closed one carries none.
+        for (i, c) in self.conns.items.iter().enumerate() {
+            let open = c.live && c.open;
+            if open && !self.sessions.items[c.session as usize].live {
+                return fail(format!(
+                    "connection {i} is open but its session {} ended",
+                    c.session
+                ));
+            }
+            if open != (self.conn_hot[i] != CLOSED) {
+                return fail(format!(
+                    "connection {i}'s keep-alive word disagrees with its state"
+                ));
+            }
         }
         Ok(())
     }
