@@ -337,15 +337,26 @@ impl<'a> Engine<'a> {
         if let Some((Event::Refresh { .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD / 2) {
             self.dir.prefetch_links(UserSlot(slot));
         }
-        let next = match self.queue.upcoming(1) {
-            None => self.queue.upcoming_next_bucket(),
-            some => some,
+        // Session events: the user two buckets ahead, then (its entry
+        // cached by then) the user's first connection one bucket ahead.
+        let user_of = |e: Event| match e {
+            Event::SessionEnd { user, .. } | Event::SessionStart { user, .. } => Some(user),
+            _ => None,
         };
-        match next {
-            Some(Event::SessionEnd { user, .. }) | Some(Event::SessionStart { user, .. }) => {
-                hint(self.users.get(user as usize))
-            }
-            _ => {}
+        let (near, far) = match self.queue.upcoming(1) {
+            Some(e) => (Some(e), self.queue.upcoming_next_bucket()),
+            None => match self.queue.upcoming_bucket_after(self.queue.current_bucket()) {
+                Some((f, e)) => (Some(e), self.queue.upcoming_bucket_after(f).map(|(_, e)| e)),
+                None => (None, None),
+            },
+        };
+        if let Some(u) = far.and_then(user_of) {
+            hint(self.users.get(u as usize));
+        }
+        if let Some(u) = near.and_then(user_of)
+            && let Some(rt) = self.users.get(u as usize)
+        {
+            hint(self.conns.items.get(rt.conns as usize));
         }
     }
 

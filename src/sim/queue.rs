@@ -369,8 +369,18 @@ impl EventQueue {
     /// one (for prefetching: at a million users the next event of the
     /// buckets is rarely in the same millisecond).
     pub fn upcoming_next_bucket(&self) -> Option<Event> {
-        let f = first_set(&self.occupied, self.cur + 1)?;
-        self.fine[f].first().map(|i| i.ev)
+        self.upcoming_bucket_after(self.cur).map(|(_, e)| e)
+    }
+
+    /// The first occupied wheel bucket after bucket `f`, and its first event.
+    pub fn upcoming_bucket_after(&self, f: usize) -> Option<(usize, Event)> {
+        let g = first_set(&self.occupied, f + 1)?;
+        self.fine[g].first().map(|i| (g, i.ev))
+    }
+
+    /// The wheel bucket being drained.
+    pub fn current_bucket(&self) -> usize {
+        self.cur
     }
 
     /// Events pending.
