@@ -1,8 +1,12 @@
 //! dirsim's binary: parse the command line, run the library, map errors to
 //! exit codes (0 ok, 2 bad input, 1 anything else).
 
+mod alloc;
 mod cli;
 mod compare_cmd;
+
+#[global_allocator]
+static GLOBAL: alloc::HugePageAlloc = alloc::HugePageAlloc;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
