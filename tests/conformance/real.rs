@@ -42,6 +42,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// `connections` first lets reader threads see closes caused by the previous
 /// command (a kick's EOF arrives a few ms after doveadm returns).
 const SETTLE: Duration = Duration::from_millis(100);
+/// How long `connections` waits for kicked clients still reconnecting.
+const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 /// Set this environment variable to keep the temp directory (configs, logs).
 const KEEP_ENV: &str = "DIRSIM_CONFORMANCE_KEEP";
 
@@ -622,6 +624,14 @@ impl RealCluster {
             return "connections: usage: connections\n".into();
         }
         std::thread::sleep(SETTLE);
+        // Kicked clients still logging in again: on a loaded machine a
+        // reconnect burst (a backend process each) can outlast the script's
+        // wait; count once they are done (the director's state is settled
+        // by then, only the clients lag).
+        let deadline = Instant::now() + RECONNECT_GRACE;
+        while Instant::now() < deadline && self.conns.iter().any(|c| lock(&c.shared).reconnecting) {
+            std::thread::sleep(SETTLE);
+        }
         let (code, text) = match self.doveadm(&["-f", "tab", "director", "status"]) {
             Ok(r) => r,
             Err(e) => return format!("doveadm: {e}\n"),
