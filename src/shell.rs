@@ -179,7 +179,14 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: format!("wait: {e}"),
                 })?;
                 let now = self.director().now();
-                self.run_until(now + ms);
+                // The director's clock is 32-bit unix seconds (ioloop_time).
+                let Some(until) = now.checked_add(ms).filter(|t| t / 1000 <= u64::from(u32::MAX)) else {
+                    return fail(format!(
+                        "wait: {d:?} would run the clock past 2106-02-07 06:28:15, the last second \
+                         the director's 32-bit timestamps hold"
+                    ));
+                };
+                self.run_until(until);
                 return Ok(());
             }
             "connections" => {
