@@ -4,6 +4,7 @@ mod charts;
 mod compare;
 mod compare_report;
 mod map;
+mod parsers;
 mod plan;
 mod procedure;
 mod run;
