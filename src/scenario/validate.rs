@@ -22,6 +22,12 @@ use crate::director::ip::HostIp;
 const DEFAULT_START: i64 = 1_735_689_600;
 /// Largest vhost count doveadm accepts (spec §4.1).
 const MAX_VHOSTS: i64 = 1000;
+/// The director's clock is 32-bit unix seconds: the run (`start`, then
+/// `duration`) must end by 2106-02-07 06:28:15 UTC.
+const LAST_SECOND: i64 = u32::MAX as i64;
+/// Most sessions per user per day: one a second. Far beyond any real user,
+/// and keeps the arrival process's steps above float resolution.
+const MAX_SESSIONS_PER_DAY: f64 = 86_400.0;
 
 /// Parses and checks a whole scenario.
 pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
@@ -63,6 +69,23 @@ pub(super) fn scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioErro
             src.error(s.span(), "start", msg)
         })?,
     };
+    if let Some(s) = &raw.start
+        && !(0..=LAST_SECOND).contains(&start_unix)
+    {
+        let msg = format!(
+            "{:?} is outside the director's 32-bit clock: expected 1970-01-01 00:00:00 to 2106-02-07 06:28:15",
+            s.get_ref()
+        );
+        return Err(src.error(s.span(), "start", msg));
+    }
+    if duration_ms / 1000 > (LAST_SECOND - start_unix) as u64 {
+        let msg = format!(
+            "{:?} would run the clock past 2106-02-07 06:28:15, the last second the director's 32-bit \
+             timestamps hold",
+            duration.get_ref()
+        );
+        return Err(src.error(duration.span(), "duration", msg));
+    }
     let director = director(&src, raw.director.unwrap_or_default())?;
     let backends = backends(&src, &raw.backend)?;
     let Some(workload_raw) = &raw.workload else {
@@ -379,9 +402,12 @@ fn workload(src: &Source<'_>, w: &Spanned<RawWorkload>) -> Result<Workload, Scen
     let users = users(src, w)?;
     let sessions_per_day = match &r.sessions_per_day {
         None => 0.0,
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
+        Some(v) if (0.0..=MAX_SESSIONS_PER_DAY).contains(v.get_ref()) => *v.get_ref(),
         Some(v) => {
-            let msg = format!("{} is out of range: expected a rate >= 0", v.get_ref());
+            let msg = format!(
+                "{} is out of range: expected a rate >= 0 and at most {MAX_SESSIONS_PER_DAY} (one a second)",
+                v.get_ref()
+            );
             return Err(src.error(v.span(), "workload.sessions_per_day", msg));
         }
     };
@@ -473,7 +499,15 @@ fn initial(
         return counts_initial(src, counts, backends, user_count);
     }
     if let Some(w) = &r.warmup {
-        return Ok(Initial::Warmup(positive_duration(src, w, "initial.warmup")?));
+        let ms = positive_duration(src, w, "initial.warmup")?;
+        if ms / 1000 > LAST_SECOND as u64 {
+            let msg = format!(
+                "{:?} is longer than the director's 32-bit clock (136 years)",
+                w.get_ref()
+            );
+            return Err(src.error(w.span(), "initial.warmup", msg));
+        }
+        return Ok(Initial::Warmup(ms));
     }
     if r.status_file.is_none() && r.map_file.is_none() {
         return Ok(Initial::Empty);
