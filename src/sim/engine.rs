@@ -446,8 +446,10 @@ impl<'a> Engine<'a> {
             live: true,
         });
         let generation = self.sessions.items[session as usize].generation;
-        self.queue
-            .push(self.now + length, Event::SessionEnd { session, generation });
+        self.queue.push(
+            self.now.saturating_add(length),
+            Event::SessionEnd { session, generation },
+        );
         for _ in 0..n {
             self.login(session);
         }
@@ -556,7 +558,7 @@ impl<'a> Engine<'a> {
                     0,
                 );
                 self.queue.push(
-                    self.now + delay,
+                    self.now.saturating_add(delay),
                     Event::Reconnect {
                         session,
                         generation: s.generation,
