@@ -162,7 +162,7 @@ fn durations() {
         "start",
         "YYYY-MM-DD",
     );
-    // The director's clock is 32-bit unix seconds (found by fuzzing: a
+    // The director's clock is 32-bit unix seconds (found by review while fuzzing: a
     // start before 1970 overflowed the run's clock, and so did a run
     // ending past 2106).
     bad(

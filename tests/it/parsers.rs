@@ -289,7 +289,7 @@ proptest! {
 }
 
 /// Heavy-tailed distributions that parse may draw samples beyond the
-/// clock (found by fuzzing: `now + length` overflowed in debug builds and
+/// clock (found by review while fuzzing: `now + length` overflowed in debug builds and
 /// wrapped into the past in release ones).
 #[test]
 fn heavy_tailed_samples_run() {

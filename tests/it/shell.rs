@@ -208,7 +208,7 @@ fn syntax_errors_stop_the_script() {
     assert_rejected("login bob 0", "invalid connection count \"0\"");
     assert_rejected("login bob x", "invalid connection count \"x\"");
     assert_rejected("logout nobody", "never logged in");
-    // Found by fuzzing: the clock overflowed (a panic in debug builds).
+    // Found by the shell property test: the clock overflowed (a panic in debug builds).
     assert_rejected("wait 99999999999d", "past 2106-02-07 06:28:15");
     assert_rejected("wait 213503982334d", "past 2106-02-07 06:28:15");
 }
