@@ -17,7 +17,7 @@ use crate::director::hash::HashFormat;
 use crate::director::ip::HostIp;
 use crate::director::print::PrintFormat;
 use crate::director::{Director, Effect, HostId, Millis, Reply, Route, Settings, UserSlot};
-use crate::scenario::duration::{format_duration_ms, parse_duration_ms};
+use crate::scenario::duration::{MAX_CLOCK_MS, format_duration_ms, parse_duration_ms};
 
 /// Options of a shell session.
 #[derive(Clone, Debug)]
@@ -252,6 +252,18 @@ impl<W: Write, E: Write> Session<W, E> {
             }
             u32::try_from(ms / 1000).or_else(|_| fail(format!("{key}: {v:?} is too large")))
         };
+        // A delay added to the clock: at most what the 32-bit clock holds.
+        let clock_span = |v: &str| -> Result<Millis, ShellError> {
+            let ms = parse_duration_ms(v).map_err(|e| ShellError {
+                message: format!("{key}: {e}"),
+            })?;
+            if ms > MAX_CLOCK_MS {
+                return fail(format!(
+                    "{key}: {v:?} is longer than the director's 32-bit clock (136 years)"
+                ));
+            }
+            Ok(ms)
+        };
         let count = |v: &str| -> Result<u32, ShellError> {
             v.parse().or_else(|_| {
                 fail(format!(
@@ -277,16 +289,12 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: e.to_string(),
                 })?;
             }
-            "dirsim_kick_latency" => {
-                self.settings.kick_latency_ms = parse_duration_ms(value).map_err(|e| ShellError {
-                    message: format!("{key}: {e}"),
-                })?;
-            }
+            "dirsim_kick_latency" => self.settings.kick_latency_ms = clock_span(value)?,
             "dirsim_reconnect_after_kick" => {
                 self.reconnect_after_kick = match value {
                     "never" => None,
-                    v => Some(parse_duration_ms(v).map_err(|e| ShellError {
-                        message: format!("{key}: {e} or never"),
+                    v => Some(clock_span(v).map_err(|e| ShellError {
+                        message: format!("{} or never", e.message),
                     })?),
                 };
             }

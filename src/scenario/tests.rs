@@ -193,6 +193,8 @@ fn durations() {
     assert_eq!(parse(&last, file()).unwrap().start_unix, i64::from(u32::MAX) - 1);
     let text = format!("{BASE}[initial]\nwarmup = \"213503982334d\"\n");
     bad(&text, Some(16), "initial.warmup", "32-bit clock");
+    let text = format!("{BASE}[director]\nkick_latency = \"213503982334d\"\n");
+    bad(&text, Some(16), "director.kick_latency", "32-bit clock");
     let text = format!("{BASE}[director]\nuser_expire = \"5s\"\n");
     bad(&text, Some(16), "director.user_expire", "at least 10s");
     let text = format!("{BASE}[director]\nuser_kick_delay = \"1500ms\"\n");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 
 use super::dist::{self, Dist, Unit};
-use super::duration::parse_duration_ms;
+use super::duration::{MAX_CLOCK_MS, parse_duration_ms};
 use super::error::{ScenarioError, Source};
 use super::import::{self, Imported};
 use super::schema::{RawBackend, RawDirector, RawInitial, RawScenario, RawWorkload};
@@ -182,6 +182,13 @@ fn director(src: &Source<'_>, d: RawDirector) -> Result<Settings, ScenarioError>
     }
     if let Some(v) = &d.kick_latency {
         s.kick_latency_ms = duration(src, v, "director.kick_latency")?;
+        if s.kick_latency_ms > MAX_CLOCK_MS {
+            let msg = format!(
+                "{:?} is longer than the director's 32-bit clock (136 years)",
+                v.get_ref()
+            );
+            return Err(src.error(v.span(), "director.kick_latency", msg));
+        }
     }
     Ok(s)
 }
@@ -500,7 +507,7 @@ fn initial(
     }
     if let Some(w) = &r.warmup {
         let ms = positive_duration(src, w, "initial.warmup")?;
-        if ms / 1000 > LAST_SECOND as u64 {
+        if ms > MAX_CLOCK_MS {
             let msg = format!(
                 "{:?} is longer than the director's 32-bit clock (136 years)",
                 w.get_ref()

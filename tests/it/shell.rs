@@ -221,6 +221,22 @@ fn settings_after_the_first_command_stop_the_script() {
     );
 }
 
+/// Found by review while fuzzing: a huge kick latency or reconnect delay
+/// overflowed the clock at the first kick (a panic in debug builds).
+#[test]
+fn delays_longer_than_the_clock_are_refused() {
+    for setting in ["dirsim_kick_latency", "dirsim_reconnect_after_kick"] {
+        let line = format!("{setting} = 213503982334d");
+        let run = util::shell(&script(&[&line, "add 10.0.0.1", "login alice", "kick alice"]));
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("longer than the director's 32-bit clock"),
+            "{line}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn bad_settings_before_any_command() {
     let run = util::shell(&script(&["director_user_expire = 5s", "add 10.0.0.1", "status"]));
