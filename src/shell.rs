@@ -264,12 +264,13 @@ impl<W: Write, E: Write> Session<W, E> {
             }
             Ok(ms)
         };
+        // A cap on moves or kicks in flight: 0 would never start one, and
+        // the command waiting for it would block forever.
         let count = |v: &str| -> Result<u32, ShellError> {
-            v.parse().or_else(|_| {
-                fail(format!(
-                    "{key}: invalid count {v:?}: expected a non-negative integer"
-                ))
-            })
+            match v.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => fail(format!("{key}: invalid count {v:?}: expected a positive integer")),
+            }
         };
         match key {
             "director_user_expire" => {

@@ -248,6 +248,22 @@ fn bad_settings_before_any_command() {
     );
 }
 
+/// Found by fuzzing (shell_script): with a cap of 0 no kick ever started,
+/// so `kick` blocked forever while the clients kept refreshing.
+#[test]
+fn parallel_caps_of_zero_are_refused() {
+    for setting in ["director_max_parallel_moves", "director_max_parallel_kicks"] {
+        let line = format!("{setting} = 0");
+        let run = util::shell(&script(&[&line, "add 10.0.0.1", "login alice", "kick alice"]));
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("expected a positive integer"),
+            "{line}: {}",
+            run.stderr
+        );
+    }
+}
+
 // ---- 3. status table layout at 80 columns (spec §7.1) ------------------
 
 #[test]
