@@ -19,6 +19,12 @@ use crate::director::print::PrintFormat;
 use crate::director::{Director, Effect, HostId, Millis, Reply, Route, Settings, UserSlot};
 use crate::scenario::duration::{MAX_CLOCK_MS, format_duration_ms, parse_duration_ms};
 
+/// How long one command may block the shell on the simulated clock. A
+/// flush can go on for ever (clients that reconnect into it while no host
+/// is left to move them to); the shell stops waiting, as one would stop
+/// doveadm.
+const BLOCK_LIMIT_MS: Millis = 86_400_000;
+
 /// Options of a shell session.
 #[derive(Clone, Debug)]
 pub struct ShellOptions {
@@ -368,7 +374,7 @@ impl<W: Write, E: Write> Session<W, E> {
                 Route::Host(h) => Ok(h),
                 Route::Queued => {
                     self.waiting = Some(Waiting::Login(token));
-                    self.block()
+                    self.block().unwrap_or(Err(()))
                 }
             };
             let waited = self.director().now() - start;
@@ -434,23 +440,30 @@ impl<W: Write, E: Write> Session<W, E> {
         Ok(())
     }
 
-    /// Advances the clock until the waited-for login or command resolves.
-    fn block(&mut self) -> Result<HostId, ()> {
+    /// Advances the clock until the waited-for login or command resolves;
+    /// `None` when it is still unresolved after [`BLOCK_LIMIT_MS`].
+    fn block(&mut self) -> Option<Result<HostId, ()>> {
         self.resolved = None;
+        let give_up = self.director().now().saturating_add(BLOCK_LIMIT_MS);
         loop {
             self.handle_effects();
             if let Some(r) = self.resolved.take() {
                 self.waiting = None;
-                return r;
+                return Some(r);
             }
             let next = self.next_event();
             match next {
-                Some(t) => self.step_to(t),
+                Some(t) if t <= give_up => self.step_to(t),
+                Some(_) => {
+                    self.step_to(give_up);
+                    self.waiting = None;
+                    return None;
+                }
                 // Nothing can resolve it (cannot happen: queued requests
                 // always time out); give up rather than hang.
                 None => {
                     self.waiting = None;
-                    return Err(());
+                    return Some(Err(()));
                 }
             }
         }
@@ -580,8 +593,14 @@ impl<W: Write, E: Write> Session<W, E> {
             Reply::Error(e) => fail(format!("{what}: {host}: {e}")),
             Reply::Pending(id) => {
                 self.waiting = Some(Waiting::Command(id.0));
-                let _ = self.block();
-                Ok(())
+                match self.block() {
+                    Some(_) => Ok(()),
+                    None => fail(format!(
+                        "{what}: still running after {} of simulated time, gave up waiting (the \
+                         director carries on)",
+                        format_duration_ms(BLOCK_LIMIT_MS)
+                    )),
+                }
             }
         }
     }

@@ -264,6 +264,29 @@ fn parallel_caps_of_zero_are_refused() {
     }
 }
 
+/// Found by fuzzing (shell_script): with no host left to move users to,
+/// clients that reconnect into a flush refresh their records ahead of it,
+/// and the flush never ends. The shell stops waiting after a simulated day.
+#[test]
+fn a_flush_that_never_ends_gives_up_after_a_day() {
+    let run = util::shell(&script(&[
+        "dirsim_reconnect_after_kick = 0s",
+        "add b1=10.0.0.1 100",
+        "login bob",
+        "login carol",
+        "update b1 0",
+        "flush --max-parallel 1 b1",
+        "time",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("flush: still running after 1d of simulated time"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---- 3. status table layout at 80 columns (spec §7.1) ------------------
 
 #[test]
