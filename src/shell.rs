@@ -20,6 +20,12 @@ use crate::director::{Director, Effect, HostId, Millis, Reply, Route, Settings, 
 use crate::scenario::duration::{format_duration_ms, parse_duration_ms};
 use crate::scenario::limits::{MAX_DURATION_MS, MAX_LOGIN_COUNT};
 
+/// How long one command may block the shell on the simulated clock. A
+/// flush can go on for ever (clients that reconnect into it while no host
+/// is left to move them to); the shell stops waiting, as one would stop
+/// doveadm.
+const BLOCK_LIMIT_MS: Millis = 86_400_000;
+
 /// Options of a shell session.
 #[derive(Clone, Debug)]
 pub struct ShellOptions {
@@ -180,14 +186,14 @@ impl<W: Write, E: Write> Session<W, E> {
                     message: format!("wait: {e}"),
                 })?;
                 let now = self.director().now();
-                let end = crate::scenario::limits::CLOCK_END_UNIX as u64 * 1000;
-                if ms > end.saturating_sub(now) {
+                // The director's clock is 32-bit unix seconds (ioloop_time).
+                let Some(until) = now.checked_add(ms).filter(|t| t / 1000 <= u64::from(u32::MAX)) else {
                     return fail(format!(
-                        "wait: {d} would take the clock past 2106-02-07 06:28:15 UTC, where the director's \
-                         32-bit clock ends"
+                        "wait: {d:?} would run the clock past 2106-02-07 06:28:15, the last second \
+                         the director's 32-bit timestamps hold"
                     ));
-                }
-                self.run_until(now + ms);
+                };
+                self.run_until(until);
                 return Ok(());
             }
             "connections" => {
@@ -271,12 +277,13 @@ impl<W: Write, E: Write> Session<W, E> {
             }
             Ok(ms)
         };
+        // A cap on moves or kicks in flight: 0 would never start one, and
+        // the command waiting for it would block forever.
         let count = |v: &str| -> Result<u32, ShellError> {
-            v.parse().or_else(|_| {
-                fail(format!(
-                    "{key}: invalid count {v:?}: expected a non-negative integer"
-                ))
-            })
+            match v.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => fail(format!("{key}: invalid count {v:?}: expected a positive integer")),
+            }
         };
         match key {
             "director_user_expire" => {
@@ -374,7 +381,7 @@ impl<W: Write, E: Write> Session<W, E> {
                 Route::Host(h) => Ok(h),
                 Route::Queued => {
                     self.waiting = Some(Waiting::Login(token));
-                    self.block()
+                    self.block().unwrap_or(Err(()))
                 }
             };
             let waited = self.director().now() - start;
@@ -440,23 +447,30 @@ impl<W: Write, E: Write> Session<W, E> {
         Ok(())
     }
 
-    /// Advances the clock until the waited-for login or command resolves.
-    fn block(&mut self) -> Result<HostId, ()> {
+    /// Advances the clock until the waited-for login or command resolves;
+    /// `None` when it is still unresolved after [`BLOCK_LIMIT_MS`].
+    fn block(&mut self) -> Option<Result<HostId, ()>> {
         self.resolved = None;
+        let give_up = self.director().now().saturating_add(BLOCK_LIMIT_MS);
         loop {
             self.handle_effects();
             if let Some(r) = self.resolved.take() {
                 self.waiting = None;
-                return r;
+                return Some(r);
             }
             let next = self.next_event();
             match next {
-                Some(t) => self.step_to(t),
+                Some(t) if t <= give_up => self.step_to(t),
+                Some(_) => {
+                    self.step_to(give_up);
+                    self.waiting = None;
+                    return None;
+                }
                 // Nothing can resolve it (cannot happen: queued requests
                 // always time out); give up rather than hang.
                 None => {
                     self.waiting = None;
-                    return Err(());
+                    return Some(Err(()));
                 }
             }
         }
@@ -586,8 +600,14 @@ impl<W: Write, E: Write> Session<W, E> {
             Reply::Error(e) => fail(format!("{what}: {host}: {e}")),
             Reply::Pending(id) => {
                 self.waiting = Some(Waiting::Command(id.0));
-                let _ = self.block();
-                Ok(())
+                match self.block() {
+                    Some(_) => Ok(()),
+                    None => fail(format!(
+                        "{what}: still running after {} of simulated time, gave up waiting (the \
+                         director carries on)",
+                        format_duration_ms(BLOCK_LIMIT_MS)
+                    )),
+                }
             }
         }
     }

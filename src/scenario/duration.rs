@@ -15,6 +15,11 @@ pub struct DurationError {
     pub reason: String,
 }
 
+/// The longest span of simulated time: the director's clock is 32-bit unix
+/// seconds (about 136 years). Settings that add to the clock (warmup, kick
+/// latency, reconnect delay) are refused above it, so no sum can overflow.
+pub const MAX_CLOCK_MS: u64 = u32::MAX as u64 * 1000;
+
 /// Parses a duration into milliseconds.
 pub fn parse_duration_ms(input: &str) -> Result<u64, DurationError> {
     let fail = |reason: &str| DurationError {

@@ -162,6 +162,39 @@ fn durations() {
         "start",
         "YYYY-MM-DD",
     );
+    // The director's clock is 32-bit unix seconds (found by review while fuzzing: a
+    // start before 1970 overflowed the run's clock, and so did a run
+    // ending past 2106).
+    bad(
+        &replace_line(2, "duration = \"1h\"\nstart = \"1969-12-31 23:59:59\""),
+        Some(3),
+        "start",
+        "expected 1970-01-01 00:00:00 or later",
+    );
+    bad(
+        &replace_line(2, "duration = \"1h\"\nstart = \"2106-02-07 06:28:16\""),
+        Some(3),
+        "start",
+        "32-bit clock",
+    );
+    bad(
+        &replace_line(2, "duration = \"1s\"\nstart = \"2106-02-07 06:28:15\""),
+        Some(3),
+        "start",
+        "must end by 2106-02-07 06:28:15",
+    );
+    bad(
+        &replace_line(2, r#"duration = "213503982334d""#),
+        Some(2),
+        "duration",
+        "too long",
+    );
+    let last = replace_line(2, "duration = \"1s\"\nstart = \"2106-02-07 06:28:14\"");
+    assert_eq!(parse(&last, file()).unwrap().start_unix, i64::from(u32::MAX) - 1);
+    let text = format!("{BASE}[initial]\nwarmup = \"213503982334d\"\n");
+    bad(&text, Some(16), "initial.warmup", "too long");
+    let text = format!("{BASE}[director]\nkick_latency = \"213503982334d\"\n");
+    bad(&text, Some(16), "director.kick_latency", "too long");
     let text = format!("{BASE}[director]\nuser_expire = \"5s\"\n");
     bad(&text, Some(16), "director.user_expire", "at least 10s");
     let text = format!("{BASE}[director]\nuser_kick_delay = \"1500ms\"\n");
@@ -235,6 +268,15 @@ fn workload_checks() {
         "workload.sessions_per_day",
         ">= 0",
     );
+    // Absurd rates stalled the arrival process (steps below float
+    // resolution): at most one session a second.
+    bad(
+        &format!("{BASE}sessions_per_day = 1e300\n"),
+        Some(15),
+        "workload.sessions_per_day",
+        "<= 86400",
+    );
+    assert!(parse(&format!("{BASE}sessions_per_day = 86400\n"), file()).is_ok());
     let missing = format!("{BASE}users_file = \"nope.txt\"\n").replace("users = 10\n", "");
     bad(&missing, Some(14), "workload.users_file", "dir/nope.txt");
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 
 use super::dist::{self, Dist, Unit};
-use super::duration::{format_duration_ms, parse_duration_ms};
+use super::duration::{MAX_CLOCK_MS, format_duration_ms, parse_duration_ms};
 use super::error::{ScenarioError, Source};
 use super::import::{self, Imported};
 use super::limits::{
@@ -227,6 +227,13 @@ fn director(src: &Source<'_>, d: RawDirector) -> Result<Settings, ScenarioError>
     }
     if let Some(v) = &d.kick_latency {
         s.kick_latency_ms = duration(src, v, "director.kick_latency")?;
+        if s.kick_latency_ms > MAX_CLOCK_MS {
+            let msg = format!(
+                "{:?} is longer than the director's 32-bit clock (136 years)",
+                v.get_ref()
+            );
+            return Err(src.error(v.span(), "director.kick_latency", msg));
+        }
     }
     Ok(s)
 }
@@ -548,7 +555,15 @@ fn initial(
         return counts_initial(src, counts, backends, user_count);
     }
     if let Some(w) = &r.warmup {
-        return Ok(Initial::Warmup(positive_duration(src, w, "initial.warmup")?));
+        let ms = positive_duration(src, w, "initial.warmup")?;
+        if ms > MAX_CLOCK_MS {
+            let msg = format!(
+                "{:?} is longer than the director's 32-bit clock (136 years)",
+                w.get_ref()
+            );
+            return Err(src.error(w.span(), "initial.warmup", msg));
+        }
+        return Ok(Initial::Warmup(ms));
     }
     if r.status_file.is_none() && r.map_file.is_none() {
         return Ok(Initial::Empty);

@@ -488,8 +488,10 @@ impl<'a> Engine<'a> {
             generation: old.map_or(0, |o| o.generation.wrapping_add(1)),
             live: true,
         });
-        self.queue
-            .push(self.now + length, Event::SessionEnd { session, user });
+        self.queue.push(
+            self.now.saturating_add(length),
+            Event::SessionEnd { session, user },
+        );
         for _ in 0..n {
             self.login(session);
         }
@@ -606,7 +608,7 @@ impl<'a> Engine<'a> {
                     0,
                 );
                 self.queue.push(
-                    self.now + delay,
+                    self.now.saturating_add(delay),
                     Event::Reconnect {
                         session,
                         generation: s.generation,

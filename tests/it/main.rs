@@ -6,6 +6,7 @@ mod compare;
 mod compare_report;
 mod map;
 mod outputs;
+mod parsers;
 mod plan;
 mod procedure;
 mod run;

@@ -208,6 +208,9 @@ fn syntax_errors_stop_the_script() {
     assert_rejected("login bob 0", "invalid connection count \"0\"");
     assert_rejected("login bob x", "invalid connection count \"x\"");
     assert_rejected("logout nobody", "never logged in");
+    // Found by the shell property test: the clock overflowed (a panic in debug builds).
+    assert_rejected("wait 99999999999d", "past 2106-02-07 06:28:15");
+    assert_rejected("wait 213503982334d", "past 2106-02-07 06:28:15");
 }
 
 #[test]
@@ -218,6 +221,18 @@ fn settings_after_the_first_command_stop_the_script() {
     );
 }
 
+/// Found by review while fuzzing: a huge kick latency or reconnect delay
+/// overflowed the clock at the first kick (a panic in debug builds).
+#[test]
+fn delays_longer_than_the_clock_are_refused() {
+    for setting in ["dirsim_kick_latency", "dirsim_reconnect_after_kick"] {
+        let line = format!("{setting} = 213503982334d");
+        let run = util::shell(&script(&[&line, "add 10.0.0.1", "login alice", "kick alice"]));
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert!(run.stderr.contains("is too long"), "{line}: {}", run.stderr);
+    }
+}
+
 #[test]
 fn bad_settings_before_any_command() {
     let run = util::shell(&script(&["director_user_expire = 5s", "add 10.0.0.1", "status"]));
@@ -226,6 +241,45 @@ fn bad_settings_before_any_command() {
     assert_eq!(
         run.stderr,
         "dirsim: <stdin>:1: director_user_expire = 5s: director_user_expire: \"5s\" is below the minimum of 10s\n"
+    );
+}
+
+/// Found by fuzzing (shell_script): with a cap of 0 no kick ever started,
+/// so `kick` blocked forever while the clients kept refreshing.
+#[test]
+fn parallel_caps_of_zero_are_refused() {
+    for setting in ["director_max_parallel_moves", "director_max_parallel_kicks"] {
+        let line = format!("{setting} = 0");
+        let run = util::shell(&script(&[&line, "add 10.0.0.1", "login alice", "kick alice"]));
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("expected a positive integer"),
+            "{line}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Found by fuzzing (shell_script): with no host left to move users to,
+/// clients that reconnect into a flush refresh their records ahead of it,
+/// and the flush never ends. The shell stops waiting after a simulated day.
+#[test]
+fn a_flush_that_never_ends_gives_up_after_a_day() {
+    let run = util::shell(&script(&[
+        "dirsim_reconnect_after_kick = 0s",
+        "add b1=10.0.0.1 100",
+        "login bob",
+        "login carol",
+        "update b1 0",
+        "flush --max-parallel 1 b1",
+        "time",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("flush: still running after 1d of simulated time"),
+        "{}",
+        run.stderr
     );
 }
 
