@@ -367,6 +367,13 @@ fn shell(file: Option<std::path::PathBuf>, columns: Option<usize>, start: &str) 
             "--start {start:?}: expected a UTC time like 2025-01-01 00:00:00"
         ))
     })?;
+    // The director's clock is 32-bit unix seconds.
+    if !(0..=i64::from(u32::MAX)).contains(&start_unix) {
+        return Err(Failure::BadInput(format!(
+            "--start {start:?}: outside the director's 32-bit clock, 1970-01-01 00:00:00 to \
+             2106-02-07 06:28:15"
+        )));
+    }
     let opts = ShellOptions {
         columns: table_columns(columns),
         start_unix,

@@ -444,7 +444,12 @@ impl<W: Write, E: Write> Session<W, E> {
     /// `None` when it is still unresolved after [`BLOCK_LIMIT_MS`].
     fn block(&mut self) -> Option<Result<HostId, ()>> {
         self.resolved = None;
-        let give_up = self.director().now().saturating_add(BLOCK_LIMIT_MS);
+        // Not past the last second the director's 32-bit clock holds.
+        let give_up = self
+            .director()
+            .now()
+            .saturating_add(BLOCK_LIMIT_MS)
+            .min(MAX_CLOCK_MS);
         loop {
             self.handle_effects();
             if let Some(r) = self.resolved.take() {
