@@ -17,7 +17,7 @@ use crate::director::hash::HashFormat;
 use crate::director::ip::HostIp;
 use crate::director::print::PrintFormat;
 use crate::director::{Director, Effect, HostId, Millis, Reply, Route, Settings, UserSlot};
-use crate::scenario::duration::{format_duration_ms, parse_duration_ms};
+use crate::scenario::duration::{MAX_CLOCK_MS, format_duration_ms, parse_duration_ms};
 use crate::scenario::limits::{MAX_DURATION_MS, MAX_LOGIN_COUNT};
 
 /// How long one command may block the shell on the simulated clock. A
@@ -451,7 +451,12 @@ impl<W: Write, E: Write> Session<W, E> {
     /// `None` when it is still unresolved after [`BLOCK_LIMIT_MS`].
     fn block(&mut self) -> Option<Result<HostId, ()>> {
         self.resolved = None;
-        let give_up = self.director().now().saturating_add(BLOCK_LIMIT_MS);
+        // Not past the last second the director's 32-bit clock holds.
+        let give_up = self
+            .director()
+            .now()
+            .saturating_add(BLOCK_LIMIT_MS)
+            .min(MAX_CLOCK_MS);
         loop {
             self.handle_effects();
             if let Some(r) = self.resolved.take() {

@@ -283,6 +283,26 @@ fn a_flush_that_never_ends_gives_up_after_a_day() {
     );
 }
 
+/// Found by review while fuzzing: a start before 1970 overflowed the clock
+/// (a panic in debug builds), one after 2106 wrapped the director's
+/// 32-bit seconds.
+#[test]
+fn start_outside_the_32_bit_clock_is_refused() {
+    for start in ["1900-01-01 00:00:00", "2200-01-01 00:00:00"] {
+        let out = util::dirsim()
+            .args(["shell", "--start", start])
+            .write_stdin("add 10.0.0.1\nstatus\n")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{start}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("from 1970 to 2106 (the director's 32-bit clock)"),
+            "{start}: {stderr}"
+        );
+    }
+}
+
 // ---- 3. status table layout at 80 columns (spec §7.1) ------------------
 
 #[test]
