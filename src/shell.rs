@@ -250,21 +250,6 @@ impl<W: Write, E: Write> Session<W, E> {
         if self.dir.is_some() {
             return fail(format!("{key}: settings must come before the first command"));
         }
-        let secs = |v: &str| -> Result<u32, ShellError> {
-            let ms = parse_duration_ms(v).map_err(|e| ShellError {
-                message: format!("{key}: {e}"),
-            })?;
-            if ms % 1000 != 0 {
-                return fail(format!("{key}: {v:?} is not a whole number of seconds"));
-            }
-            if ms > MAX_DURATION_MS {
-                return fail(format!(
-                    "{key}: {v:?} is too long: expected at most {}",
-                    format_duration_ms(MAX_DURATION_MS)
-                ));
-            }
-            u32::try_from(ms / 1000).or_else(|_| fail(format!("{key}: {v:?} is too large")))
-        };
         let bounded_ms = |v: &str| -> Result<u64, ShellError> {
             let ms = parse_duration_ms(v).map_err(|e| ShellError {
                 message: format!("{key}: {e}"),
@@ -276,6 +261,13 @@ impl<W: Write, E: Write> Session<W, E> {
                 ));
             }
             Ok(ms)
+        };
+        let secs = |v: &str| -> Result<u32, ShellError> {
+            let ms = bounded_ms(v)?;
+            if ms % 1000 != 0 {
+                return fail(format!("{key}: {v:?} is not a whole number of seconds"));
+            }
+            u32::try_from(ms / 1000).or_else(|_| fail(format!("{key}: {v:?} is too large")))
         };
         // A cap on moves or kicks in flight: 0 would never start one, and
         // the command waiting for it would block forever.
