@@ -410,6 +410,12 @@ impl Director {
         self.counters
     }
 
+    /// Whether effects are waiting for [`Director::take_effects`].
+    #[inline]
+    pub fn has_effects(&self) -> bool {
+        !self.effects.is_empty()
+    }
+
     /// Hands over the effects produced since the last call (appended to
     /// `out`; no allocation once `out` has grown).
     pub fn take_effects(&mut self, out: &mut Vec<Effect>) {
@@ -644,8 +650,12 @@ impl Director {
     fn refresh_record(&mut self, slot: UserSlot) {
         self.move_iters(slot);
         self.recs.get_mut(slot).timestamp = self.now_secs();
-        self.recs.unlink(slot);
-        self.append_record(slot);
+        // Moving the tail to the tail changes nothing (a session's
+        // connections refresh one after another).
+        if !self.recs.is_tail(slot) {
+            self.recs.unlink(slot);
+            self.append_record(slot);
+        }
     }
 
     /// Appends the slot to its list, compacting the list's log when due

@@ -203,6 +203,12 @@ impl Records {
         list.wants_compaction()
     }
 
+    /// Whether the slot's record is its list's tail.
+    pub fn is_tail(&self, slot: UserSlot) -> bool {
+        let r = &self.recs[slot.0 as usize];
+        r.pos != NIL && r.pos as usize + 1 == self.lists[r.tag.0 as usize].hosts.len()
+    }
+
     /// Unlinks the slot from its tag list (`DLLIST2_REMOVE`).
     pub fn unlink(&mut self, slot: UserSlot) {
         let r = &mut self.recs[slot.0 as usize];

@@ -56,6 +56,16 @@ struct ConnRt {
     next: u32,
 }
 
+/// The connections last opened together: their session, when, and the
+/// connection their keep-alives name.
+#[derive(Clone, Copy, Debug)]
+struct KeepAliveGroup {
+    at: u64,
+    session: u32,
+    conn: u32,
+    generation: u32,
+}
+
 /// Slab with a free list; freed entries bump their generation.
 #[derive(Debug)]
 struct Slab<T> {
@@ -107,6 +117,8 @@ pub(crate) struct Engine<'a> {
     /// connection is open, `CLOSED` otherwise. A keep-alive reads only
     /// this (8 bytes) instead of the whole connection.
     conn_hot: Vec<u64>,
+    /// See [`Engine::open_conn`].
+    keepalive_group: Option<KeepAliveGroup>,
     conns_per_host: Vec<u32>,
     /// Engine time of the scenario's t=0.
     offset: u64,
@@ -222,6 +234,7 @@ impl<'a> Engine<'a> {
             sessions: Slab::default(),
             conns: Slab::default(),
             conn_hot: Vec::new(),
+            keepalive_group: None,
             conns_per_host: vec![0; scn.backends.len()],
             offset,
             epoch,
@@ -288,15 +301,15 @@ impl<'a> Engine<'a> {
         self.queue.push(end, Event::End);
         // Step 0, the start: recorded after the t=0 logins (queued first).
         self.queue.push(self.offset, Event::Step { index: u32::MAX });
-        let mut last_progress = 0;
+        let progress_every = (self.scn.duration_ms / 100).max(1);
+        let mut next_progress = progress_every;
         loop {
-            let tq = self.queue.peek_time();
+            // The director's timers go first when due no later than the
+            // next event.
             let td = self.dir.next_deadline().map(|a| a.saturating_sub(self.epoch));
-            match (td, tq) {
-                (Some(d), Some(q)) if d <= q => self.director_until(d),
-                (_, Some(q)) => {
-                    let (t, ev) = self.queue.pop().expect("peeked");
-                    self.prefetch();
+            match self.queue.pop_before(td.unwrap_or(u64::MAX)) {
+                Some((t, ev)) => {
+                    self.prefetch(ev);
                     self.now = t.max(self.now);
                     self.summary.events += 1;
                     self.dir.advance_to(self.epoch + self.now);
@@ -304,18 +317,22 @@ impl<'a> Engine<'a> {
                     if ev == Event::End {
                         break;
                     }
-                    self.event(ev, q)?;
+                    self.event(ev)?;
                     self.handle_effects();
                 }
-                (Some(d), None) => self.director_until(d),
-                (None, None) => break,
+                None => match td {
+                    Some(d) => self.director_until(d),
+                    None => break,
+                },
             }
-            self.check_settled();
+            if self.current.is_some() {
+                self.check_settled();
+            }
             if self.check {
                 self.check_invariants()?;
             }
-            if self.now >= last_progress + self.scn.duration_ms / 100 {
-                last_progress = self.now;
+            if self.now >= next_progress {
+                next_progress = self.now + progress_every;
                 obs.progress(self.now.saturating_sub(self.offset), self.scn.duration_ms);
             }
         }
@@ -325,9 +342,9 @@ impl<'a> Engine<'a> {
     /// Asks the CPU to load the state of the events due next: for the
     /// keep-alive lane, in two stages (a connection's hot word far ahead,
     /// then, once that is cached, its user record and list neighbours);
-    /// for the other events, the next ones of the current millisecond.
+    /// after an event of the buckets, for the next ones there.
     #[inline]
-    fn prefetch(&self) {
+    fn prefetch(&self, taken: Event) {
         use crate::prefetch::hint;
         self.queue.prefetch_fixed(LANE_AHEAD * 4);
         if let Some((Event::Refresh { conn, .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD) {
@@ -337,13 +354,18 @@ impl<'a> Engine<'a> {
         if let Some((Event::Refresh { .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD / 2) {
             self.dir.prefetch_links(UserSlot(slot));
         }
+        if matches!(taken, Event::Refresh { .. }) {
+            // (The buckets' next events are as far ahead as before.)
+            return;
+        }
         // Session events: the user two buckets ahead, then (its entry
-        // cached by then) the user's first connection one bucket ahead.
+        // cached by then) the user's first connection and record one
+        // bucket ahead.
         let user_of = |e: Event| match e {
             Event::SessionEnd { user, .. } | Event::SessionStart { user, .. } => Some(user),
             _ => None,
         };
-        let (near, far) = match self.queue.upcoming(1) {
+        let (near, far) = match self.queue.upcoming(0) {
             Some(e) => (Some(e), self.queue.upcoming_next_bucket()),
             None => match self.queue.upcoming_bucket_after(self.queue.current_bucket()) {
                 Some((f, e)) => (Some(e), self.queue.upcoming_bucket_after(f).map(|(_, e)| e)),
@@ -357,6 +379,8 @@ impl<'a> Engine<'a> {
             && let Some(rt) = self.users.get(u as usize)
         {
             hint(self.conns.items.get(rt.conns as usize));
+            hint(self.conn_hot.get(rt.conns as usize));
+            self.dir.prefetch_record(rt.slot);
         }
     }
 
@@ -430,7 +454,7 @@ impl<'a> Engine<'a> {
         self.handle_effects();
     }
 
-    fn event(&mut self, ev: Event, _t: u64) -> Result<(), SimError> {
+    fn event(&mut self, ev: Event) -> Result<(), SimError> {
         match ev {
             Event::SessionStart { user, schedule_next } => {
                 if schedule_next && let Some(t) = self.arrivals.next(&mut self.rng.arrivals, self.now) {
@@ -556,9 +580,33 @@ impl<'a> Engine<'a> {
         let generation = self.conns.items[conn as usize].generation;
         let slot = self.users[user as usize].slot.0;
         self.conn_hot[conn as usize] = (generation as u64) << 32 | slot as u64;
+        // Connections of one session opened in the same millisecond keep
+        // the same keep-alive rhythm, and every open connection of a
+        // session closes with it (at its end or when its user is kicked):
+        // so their keep-alives can all name the first of them, and the
+        // queue keeps such identical back-to-back events as one entry.
+        let session = self.conns.items[conn as usize].session;
+        let mut named = (conn, generation);
+        if let Some(g) = self.keepalive_group
+            && g.at == self.now
+            && g.session == session
+            && self.conn_hot[g.conn as usize] >> 32 == g.generation as u64
+            && self.conn_hot[g.conn as usize] != CLOSED
+        {
+            named = (g.conn, g.generation);
+        }
+        self.keepalive_group = Some(KeepAliveGroup {
+            at: self.now,
+            session,
+            conn: named.0,
+            generation: named.1,
+        });
         self.queue.push_fixed(
             self.now + self.refresh_ms,
-            Event::Refresh { conn, generation },
+            Event::Refresh {
+                conn: named.0,
+                generation: named.1,
+            },
             slot,
         );
     }
@@ -619,7 +667,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    #[inline]
     fn handle_effects(&mut self) {
+        if self.dir.has_effects() {
+            self.handle_effects_now();
+        }
+    }
+
+    fn handle_effects_now(&mut self) {
         self.dir.take_effects(&mut self.effects);
         let mut i = 0;
         while i < self.effects.len() {

@@ -22,7 +22,12 @@
 //! - a *fixed-delay lane*: a FIFO for events always scheduled the same
 //!   delay after "now" (connection keep-alives, most of a day's events).
 //!   Their times never decrease, so the lane is sorted by construction and
-//!   costs one sequential write and read per event.
+//!   costs one sequential write and read per event. An event identical to
+//!   the lane's last one, due at the same time and scheduled right after it
+//!   (nothing else scheduled in between), joins that entry as a repeat
+//!   instead of taking a new one: the connections a session opens together
+//!   keep each other's keep-alive rhythm for their whole life, and so cost
+//!   one entry, not one each.
 //!
 //! Every `early` event is earlier than every wheel event, and every wheel
 //! event earlier than every `far` event, so taking from them in that order
@@ -88,7 +93,9 @@ impl Item {
     }
 }
 
-/// A fixed-delay lane entry.
+/// A fixed-delay lane entry: `1 + repeats` copies of `ev`, with sequence
+/// numbers `seq..=seq + repeats` as far as the order goes (nothing else
+/// was scheduled between them, so no other event can sort among them).
 #[derive(Clone, Copy, Debug)]
 struct LaneItem {
     at: u64,
@@ -96,6 +103,8 @@ struct LaneItem {
     ev: Event,
     /// The caller's word about the event (for prefetching; free space).
     aux: u32,
+    /// Further copies of `ev` still to leave.
+    repeats: u32,
 }
 
 /// Pending events.
@@ -118,6 +127,10 @@ pub struct EventQueue {
     early: BinaryHeap<Reverse<(u64, u64, Event)>>,
     far: BinaryHeap<Reverse<(u64, u64, Event)>>,
     lane: VecDeque<LaneItem>,
+    /// The next event of the buckets and heaps, once looked up, until a
+    /// push or a take changes them (most takes are from the lane, and
+    /// finding the buckets' head again each time cost a bitmap scan).
+    main_head: Option<Option<(u64, u64, Source)>>,
     seq: u64,
     len: usize,
     peak: usize,
@@ -140,6 +153,7 @@ impl Default for EventQueue {
             early: BinaryHeap::new(),
             far: BinaryHeap::new(),
             lane: VecDeque::new(),
+            main_head: None,
             seq: 0,
             len: 0,
             peak: 0,
@@ -148,7 +162,7 @@ impl Default for EventQueue {
 }
 
 /// Where the next event comes from.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
     Early,
     Wheel,
@@ -185,6 +199,7 @@ impl EventQueue {
     /// Schedules `event` at simulated time `at` (ms).
     pub fn push(&mut self, at: u64, event: Event) {
         let seq = self.count();
+        self.main_head = None;
         if at >= DENSE_LIMIT_MS {
             self.far.push(Reverse((at, seq, event)));
         } else if at < self.cursor_ms() {
@@ -213,9 +228,22 @@ impl EventQueue {
     /// a clock that only goes forward). Leaves in exactly the same order as
     /// [`EventQueue::push`] would; an out-of-order time falls back to it.
     /// `aux` is kept for [`EventQueue::upcoming_fixed`].
+    ///
+    /// If the lane's last entry is the queue's last push, due at `at`, and
+    /// holds the same event and `aux`, the event joins it as a repeat: it
+    /// would have had the next sequence number, so it leaves right after
+    /// that entry's copies, exactly as a separate entry would.
     pub fn push_fixed(&mut self, at: u64, event: Event, aux: u32) {
-        if self.lane.back().is_some_and(|b| b.at > at) {
-            return self.push(at, event);
+        let seq = self.seq;
+        match self.lane.back_mut() {
+            Some(b) if b.at > at => return self.push(at, event),
+            Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux && b.repeats < u32::MAX => {
+                b.repeats += 1;
+                self.len += 1;
+                self.peak = self.peak.max(self.len);
+                return;
+            }
+            _ => {}
         }
         let seq = self.count();
         self.lane.push_back(LaneItem {
@@ -223,6 +251,7 @@ impl EventQueue {
             seq,
             ev: event,
             aux,
+            repeats: 0,
         });
     }
 
@@ -293,6 +322,15 @@ impl EventQueue {
 
     /// The next event of the buckets and heaps: (time, sequence, source).
     fn main_head(&mut self) -> Option<(u64, u64, Source)> {
+        if let Some(h) = self.main_head {
+            return h;
+        }
+        let h = self.find_main_head();
+        self.main_head = Some(h);
+        h
+    }
+
+    fn find_main_head(&mut self) -> Option<(u64, u64, Source)> {
         if let Some(Reverse((t, s, _))) = self.early.peek() {
             return Some((*t, *s, Source::Early));
         }
@@ -325,10 +363,36 @@ impl EventQueue {
     /// Takes the next event.
     pub fn pop(&mut self) -> Option<(u64, Event)> {
         let (t, source) = self.next_source()?;
+        self.take(t, source)
+    }
+
+    /// Takes the next event if it is due before `limit`.
+    #[inline]
+    pub fn pop_before(&mut self, limit: u64) -> Option<(u64, Event)> {
+        let (t, source) = self.next_source()?;
+        if t >= limit {
+            return None;
+        }
+        self.take(t, source)
+    }
+
+    #[inline]
+    fn take(&mut self, t: u64, source: Source) -> Option<(u64, Event)> {
+        if source != Source::Lane {
+            self.main_head = None;
+        }
         let e = match source {
             Source::Early => self.early.pop().map(|Reverse((_, _, e))| e),
             Source::Far => self.far.pop().map(|Reverse((_, _, e))| e),
-            Source::Lane => self.lane.pop_front().map(|l| l.ev),
+            Source::Lane => match self.lane.front_mut() {
+                Some(l) if l.repeats > 0 => {
+                    // The copies keep the entry's place: their sequence
+                    // numbers directly follow its own.
+                    l.repeats -= 1;
+                    Some(l.ev)
+                }
+                _ => self.lane.pop_front().map(|l| l.ev),
+            },
             Source::Wheel => {
                 let bucket = &mut self.fine[self.cur];
                 let e = bucket[self.head].ev;
@@ -351,8 +415,8 @@ impl EventQueue {
         self.fine[self.cur].get(self.head + k).map(|i| i.ev)
     }
 
-    /// The `k`-th event of the fixed-delay lane and its `aux` word (for
-    /// prefetching).
+    /// The `k`-th entry of the fixed-delay lane (repeats count once) and
+    /// its `aux` word (for prefetching).
     pub fn upcoming_fixed(&self, k: usize) -> Option<(Event, u32)> {
         self.lane.get(k).map(|l| (l.ev, l.aux))
     }
@@ -447,6 +511,24 @@ mod tests {
         assert_eq!(q.peak_len(), 4);
     }
 
+    #[test]
+    fn lane_repeats_keep_their_place() {
+        let mut q = EventQueue::default();
+        let a = Event::Step { index: 1 };
+        let b = Event::Step { index: 2 };
+        q.push_fixed(10, a, 7);
+        q.push_fixed(10, a, 7); // joins
+        q.push(10, b); // after both copies
+        q.push_fixed(10, a, 7); // a new entry: `b` came in between
+        q.push_fixed(10, b, 7); // not identical: a new entry
+        assert_eq!(q.lane.len(), 3);
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.peak_len(), 5);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
+        assert_eq!(order, [a, a, b, a, b]);
+        assert!(q.is_empty());
+    }
+
     /// The reference: one binary heap over (time, sequence).
     #[derive(Default)]
     struct Model {
@@ -479,11 +561,15 @@ mod tests {
                 };
                 let ev = Event::Step { index: i };
                 if rnd(3) == 0 {
-                    // A fixed delay after now: the lane.
+                    // A fixed delay after now: the lane; sometimes the
+                    // same event a few times back to back (repeats).
                     let at = now + 4_500;
-                    q.push_fixed(at, ev, 0);
-                    m.seq += 1;
-                    m.heap.push(Reverse((at, m.seq, ev)));
+                    let copies = if rnd(4) == 0 { 1 + rnd(4) } else { 1 };
+                    for _ in 0..copies {
+                        q.push_fixed(at, ev, 0);
+                        m.seq += 1;
+                        m.heap.push(Reverse((at, m.seq, ev)));
+                    }
                     continue;
                 }
                 q.push(at, ev);
