@@ -33,6 +33,19 @@ fn advise(p: *mut u8, size: usize) {
 #[cfg(not(target_os = "linux"))]
 fn advise(_: *mut u8, _: usize) {}
 
+/// Makes glibc map every large block afresh. By default its threshold for
+/// that rises (up to 32 MiB) as large blocks are freed, and large blocks
+/// then come from the heap, whose pages may have been touched before the
+/// advice and stay small.
+pub fn init() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; called before any
+    // thread is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE as libc::c_int);
+    }
+}
+
 // SAFETY: every call is forwarded to `System` unchanged; `advise` only adds
 // a hint about the memory `System` returned.
 unsafe impl GlobalAlloc for HugePageAlloc {
@@ -53,9 +66,25 @@ unsafe impl GlobalAlloc for HugePageAlloc {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        advise(p, new_size);
+        if new_size < LARGE {
+            // SAFETY: forwarded with the caller's guarantees.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // A growing Vec: the system's realloc would copy into the new
+        // block (touching its pages, so backing them with small pages)
+        // before any advice could be given. Advise first, then copy.
+        // SAFETY: `new_size` is non-zero and, with the caller's alignment,
+        // a valid layout (the `realloc` contract).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: as above.
+        let p = unsafe { self.alloc(new_layout) };
+        if !p.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least this long.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                System.dealloc(ptr, layout);
+            }
+        }
         p
     }
 }

@@ -39,6 +39,7 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
+    alloc::init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
