@@ -307,6 +307,14 @@ impl Director {
         self.recs.intern(t, hash)
     }
 
+    /// Interns many users of one tag: their slots, in order (as
+    /// [`Director::intern`] one by one would give).
+    pub fn intern_all(&mut self, tag: &str, hashes: &[u32]) -> Vec<UserSlot> {
+        let t = self.tag_id(tag);
+        self.recs.reserve(hashes.len());
+        hashes.iter().map(|&h| self.recs.intern(t, h)).collect()
+    }
+
     /// The slot of (tag, hash) if it was ever interned (no side effects).
     pub fn find_slot(&self, tag: &str, hash: u32) -> Option<UserSlot> {
         let t = self.tags.iter().position(|t| &*t.name == tag)?;

@@ -182,6 +182,18 @@ impl Users {
             Users::File { names, .. } => names.get(i).cloned().unwrap_or_default(),
         }
     }
+
+    /// User `i`'s name into `out` (replacing its contents), without
+    /// allocating once `out` has grown.
+    pub fn name_into(&self, i: usize, out: &mut String) {
+        match self {
+            Users::Generated { pattern, .. } => validate::format_name_into(pattern, i as u64 + 1, out),
+            Users::File { names, .. } => {
+                out.clear();
+                out.push_str(names.get(i).map_or("", |n| n.as_str()));
+            }
+        }
+    }
 }
 
 /// `[initial]`: what the director knows at t=0.

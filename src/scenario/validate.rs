@@ -349,6 +349,16 @@ fn check_pattern(p: &str) -> Result<(), String> {
 /// Formats user number `n` (1-based) with a checked pattern. An invalid
 /// pattern (possible only when built by hand) gets `n` appended instead.
 pub(super) fn format_name(pattern: &str, n: u64) -> String {
+    let mut s = String::new();
+    format_name_into(pattern, n, &mut s);
+    s
+}
+
+/// [`format_name`] into `out` (replacing its contents): no allocation once
+/// `out` is long enough, for formatting millions of names.
+pub(super) fn format_name_into(pattern: &str, n: u64, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
     let parsed = pattern.find("{n").and_then(|s| {
         let len = pattern[s..].find('}')?;
         let spec = &pattern[s + 2..s + len];
@@ -362,10 +372,11 @@ pub(super) fn format_name(pattern: &str, n: u64) -> String {
         };
         Some((s, s + len + 1, width))
     });
-    match parsed {
-        Some((a, b, w)) => format!("{}{n:0w$}{}", &pattern[..a], &pattern[b..]),
-        None => format!("{pattern}{n}"),
-    }
+    // (Writing to a String cannot fail.)
+    let _ = match parsed {
+        Some((a, b, w)) => write!(out, "{}{n:0w$}{}", &pattern[..a], &pattern[b..]),
+        None => write!(out, "{pattern}{n}"),
+    };
 }
 
 /// Resolves a path from the scenario against the scenario's directory.

@@ -188,11 +188,15 @@ impl<'a> Engine<'a> {
             (0..n)
                 .into_par_iter()
                 .with_min_len(4096)
-                .map(|i| dir.hash_user(&scn.workload.users.name(i)))
+                .map_init(String::new, |name, i| {
+                    scn.workload.users.name_into(i, name);
+                    dir.hash_user(name)
+                })
                 .collect()
         };
-        for (i, &hash) in hashes.iter().enumerate() {
-            let slot = dir.intern(&scn.workload.tag, hash);
+        let slots = dir.intern_all(&scn.workload.tag, &hashes);
+        drop(hashes);
+        for (i, &slot) in slots.iter().enumerate() {
             let s = slot.0 as usize;
             let mut next_same_slot = NIL;
             if s < slot_first_user.len() {
@@ -375,12 +379,25 @@ impl<'a> Engine<'a> {
         if let Some(u) = far.and_then(user_of) {
             hint(self.users.get(u as usize));
         }
+        if let Some(Event::SessionEnd { session, .. }) = far {
+            hint(self.sessions.items.get(session as usize));
+        }
         if let Some(u) = near.and_then(user_of)
             && let Some(rt) = self.users.get(u as usize)
         {
             hint(self.conns.items.get(rt.conns as usize));
             hint(self.conn_hot.get(rt.conns as usize));
             self.dir.prefetch_record(rt.slot);
+        }
+        if let Some(Event::SessionStart { .. }) = near {
+            // What a new session and its connections will take.
+            if let Some(&s) = self.sessions.free.last() {
+                hint(self.sessions.items.get(s as usize));
+            }
+            for &c in self.conns.free.iter().rev().take(3) {
+                hint(self.conns.items.get(c as usize));
+                hint(self.conn_hot.get(c as usize));
+            }
         }
     }
 
