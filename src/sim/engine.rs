@@ -18,8 +18,8 @@ use crate::scenario::{Initial, Scenario, StepTiming};
 use crate::strategy::{Action, Strategy, View};
 
 const NIL: u32 = u32::MAX;
-/// `conn_hot` of a connection that is not open.
-const CLOSED: u64 = u64::MAX;
+/// `conn_hot` of a connection that is not open (no generation is this).
+const CLOSED: u32 = u32::MAX;
 /// How many keep-alives ahead the engine asks for a connection's state,
 /// and (half as far) for its user record.
 const LANE_AHEAD: usize = 16;
@@ -113,10 +113,10 @@ pub(crate) struct Engine<'a> {
     slot_first_user: Vec<u32>,
     sessions: Slab<SessionRt>,
     conns: Slab<ConnRt>,
-    /// Per connection slot: `generation << 32 | user slot` while the
-    /// connection is open, `CLOSED` otherwise. A keep-alive reads only
-    /// this (8 bytes) instead of the whole connection.
-    conn_hot: Vec<u64>,
+    /// Per connection slot: its generation while the connection is open,
+    /// `CLOSED` otherwise. A keep-alive reads only this (4 bytes) instead
+    /// of the whole connection (its user's slot travels with it).
+    conn_hot: Vec<u32>,
     /// See [`Engine::open_conn`].
     keepalive_group: Option<KeepAliveGroup>,
     conns_per_host: Vec<u32>,
@@ -312,7 +312,7 @@ impl<'a> Engine<'a> {
             // next event.
             let td = self.dir.next_deadline().map(|a| a.saturating_sub(self.epoch));
             match self.queue.pop_before(td.unwrap_or(u64::MAX)) {
-                Some((t, ev)) => {
+                Some((t, ev, aux)) => {
                     self.prefetch(ev);
                     self.now = t.max(self.now);
                     self.summary.events += 1;
@@ -321,7 +321,7 @@ impl<'a> Engine<'a> {
                     if ev == Event::End {
                         break;
                     }
-                    self.event(ev)?;
+                    self.event(ev, aux)?;
                     self.handle_effects();
                 }
                 None => match td {
@@ -452,7 +452,7 @@ impl<'a> Engine<'a> {
                     c.session
                 ));
             }
-            if open != (self.conn_hot[i] != CLOSED) {
+            if open != (self.conn_hot[i] == c.generation) {
                 return fail(format!(
                     "connection {i}'s keep-alive word disagrees with its state"
                 ));
@@ -471,7 +471,8 @@ impl<'a> Engine<'a> {
         self.handle_effects();
     }
 
-    fn event(&mut self, ev: Event) -> Result<(), SimError> {
+    /// Handles one event; `aux` is a keep-alive's user slot.
+    fn event(&mut self, ev: Event, aux: u32) -> Result<(), SimError> {
         match ev {
             Event::SessionStart { user, schedule_next } => {
                 if schedule_next && let Some(t) = self.arrivals.next(&mut self.rng.arrivals, self.now) {
@@ -487,14 +488,9 @@ impl<'a> Engine<'a> {
             }
             Event::SessionEnd { session, user } => self.end_session(session, user),
             Event::Refresh { conn, generation } => {
-                let h = self.conn_hot[conn as usize];
-                if h != CLOSED && (h >> 32) as u32 == generation {
-                    self.dir.notify_slot(UserSlot(h as u32));
-                    self.queue.push_fixed(
-                        self.now + self.refresh_ms,
-                        Event::Refresh { conn, generation },
-                        h as u32,
-                    );
+                if self.conn_hot[conn as usize] == generation {
+                    self.dir.notify_slot(UserSlot(aux));
+                    self.queue.push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation }, aux);
                 }
             }
             Event::Reconnect { session, generation } => {
@@ -556,7 +552,11 @@ impl<'a> Engine<'a> {
         let conn = self.conns.alloc(|old| ConnRt {
             user,
             session,
-            generation: old.map_or(0, |o| o.generation.wrapping_add(1)),
+            // (Never `CLOSED`, which marks a closed connection.)
+            generation: old.map_or(0, |o| match o.generation.wrapping_add(1) {
+                CLOSED => 0,
+                g => g,
+            }),
             host: 0,
             live: true,
             open: false,
@@ -596,7 +596,7 @@ impl<'a> Engine<'a> {
         self.conns_per_host[h] += 1;
         let generation = self.conns.items[conn as usize].generation;
         let slot = self.users[user as usize].slot.0;
-        self.conn_hot[conn as usize] = (generation as u64) << 32 | slot as u64;
+        self.conn_hot[conn as usize] = generation;
         // Connections of one session opened in the same millisecond keep
         // the same keep-alive rhythm, and every open connection of a
         // session closes with it (at its end or when its user is kicked):
@@ -607,8 +607,7 @@ impl<'a> Engine<'a> {
         if let Some(g) = self.keepalive_group
             && g.at == self.now
             && g.session == session
-            && self.conn_hot[g.conn as usize] >> 32 == g.generation as u64
-            && self.conn_hot[g.conn as usize] != CLOSED
+            && self.conn_hot[g.conn as usize] == g.generation
         {
             named = (g.conn, g.generation);
         }

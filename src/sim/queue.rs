@@ -226,7 +226,7 @@ impl EventQueue {
     /// Schedules `event` at `at` on the fixed-delay lane: for events whose
     /// time never decreases from one call to the next (a fixed delay after
     /// a clock that only goes forward). Leaves in exactly the same order as
-    /// [`EventQueue::push`] would; an out-of-order time falls back to it.
+    /// [`EventQueue::push`] would; an out-of-order time costs an insertion.
     /// `aux` is kept for [`EventQueue::upcoming_fixed`].
     ///
     /// If the lane's last entry is the queue's last push, due at `at`, and
@@ -236,7 +236,23 @@ impl EventQueue {
     pub fn push_fixed(&mut self, at: u64, event: Event, aux: u32) {
         let seq = self.seq;
         match self.lane.back_mut() {
-            Some(b) if b.at > at => return self.push(at, event),
+            Some(b) if b.at > at => {
+                // Out of order (not how the engine uses it): insert in
+                // place, after every entry due no later.
+                let seq = self.count();
+                let i = self.lane.partition_point(|l| l.at <= at);
+                self.lane.insert(
+                    i,
+                    LaneItem {
+                        at,
+                        seq,
+                        ev: event,
+                        aux,
+                        repeats: 0,
+                    },
+                );
+                return;
+            }
             Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux && b.repeats < u32::MAX => {
                 b.repeats += 1;
                 self.len += 1;
@@ -363,12 +379,13 @@ impl EventQueue {
     /// Takes the next event.
     pub fn pop(&mut self) -> Option<(u64, Event)> {
         let (t, source) = self.next_source()?;
-        self.take(t, source)
+        self.take(t, source).map(|(t, e, _)| (t, e))
     }
 
-    /// Takes the next event if it is due before `limit`.
+    /// Takes the next event if it is due before `limit`: its time, the
+    /// event, and (for a lane event) its `aux` word.
     #[inline]
-    pub fn pop_before(&mut self, limit: u64) -> Option<(u64, Event)> {
+    pub fn pop_before(&mut self, limit: u64) -> Option<(u64, Event, u32)> {
         let (t, source) = self.next_source()?;
         if t >= limit {
             return None;
@@ -377,7 +394,8 @@ impl EventQueue {
     }
 
     #[inline]
-    fn take(&mut self, t: u64, source: Source) -> Option<(u64, Event)> {
+    fn take(&mut self, t: u64, source: Source) -> Option<(u64, Event, u32)> {
+        let mut aux = 0;
         if source != Source::Lane {
             self.main_head = None;
         }
@@ -389,9 +407,13 @@ impl EventQueue {
                     // The copies keep the entry's place: their sequence
                     // numbers directly follow its own.
                     l.repeats -= 1;
+                    aux = l.aux;
                     Some(l.ev)
                 }
-                _ => self.lane.pop_front().map(|l| l.ev),
+                _ => self.lane.pop_front().map(|l| {
+                    aux = l.aux;
+                    l.ev
+                }),
             },
             Source::Wheel => {
                 let bucket = &mut self.fine[self.cur];
@@ -406,7 +428,7 @@ impl EventQueue {
             }
         }?;
         self.len -= 1;
-        Some((t, e))
+        Some((t, e, aux))
     }
 
     /// The `k`-th event after the next one of the buckets, if it is already
@@ -563,7 +585,8 @@ mod tests {
                 if rnd(3) == 0 {
                     // A fixed delay after now: the lane; sometimes the
                     // same event a few times back to back (repeats).
-                    let at = now + 4_500;
+                    // (Now and then out of order: inserted in place.)
+                    let at = if rnd(20) == 0 { now + rnd(4_500) } else { now + 4_500 };
                     let copies = if rnd(4) == 0 { 1 + rnd(4) } else { 1 };
                     for _ in 0..copies {
                         q.push_fixed(at, ev, 0);
