@@ -490,7 +490,11 @@ impl<'a> Engine<'a> {
             Event::Refresh { conn, generation } => {
                 if self.conn_hot[conn as usize] == generation {
                     self.dir.notify_slot(UserSlot(aux));
-                    self.queue.push_fixed(self.now + self.refresh_ms, Event::Refresh { conn, generation }, aux);
+                    self.queue.push_fixed(
+                        self.now + self.refresh_ms,
+                        Event::Refresh { conn, generation },
+                        aux,
+                    );
                 }
             }
             Event::Reconnect { session, generation } => {

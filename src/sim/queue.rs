@@ -253,7 +253,9 @@ impl EventQueue {
                 );
                 return;
             }
-            Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux && b.repeats < u32::MAX => {
+            Some(b)
+                if b.at == at && b.seq == seq && b.ev == event && b.aux == aux && b.repeats < u32::MAX =>
+            {
                 b.repeats += 1;
                 self.len += 1;
                 self.peak = self.peak.max(self.len);
@@ -586,7 +588,11 @@ mod tests {
                     // A fixed delay after now: the lane; sometimes the
                     // same event a few times back to back (repeats).
                     // (Now and then out of order: inserted in place.)
-                    let at = if rnd(20) == 0 { now + rnd(4_500) } else { now + 4_500 };
+                    let at = if rnd(20) == 0 {
+                        now + rnd(4_500)
+                    } else {
+                        now + 4_500
+                    };
                     let copies = if rnd(4) == 0 { 1 + rnd(4) } else { 1 };
                     for _ in 0..copies {
                         q.push_fixed(at, ev, 0);
