@@ -488,14 +488,12 @@ impl<'a> Engine<'a> {
             }
             Event::SessionEnd { session, user } => self.end_session(session, user),
             Event::Refresh { conn, generation } => {
-                if self.conn_hot[conn as usize] == generation {
+                let live = self.conn_hot[conn as usize] == generation;
+                if live {
                     self.dir.notify_slot(UserSlot(aux));
-                    self.queue.push_fixed(
-                        self.now + self.refresh_ms,
-                        Event::Refresh { conn, generation },
-                        aux,
-                    );
+                    self.queue.push_fixed(self.now + self.refresh_ms, ev, aux);
                 }
+                self.count_copies(ev, aux, live);
             }
             Event::Reconnect { session, generation } => {
                 let s = self.sessions.items[session as usize];
@@ -516,6 +514,30 @@ impl<'a> Engine<'a> {
             Event::End => {}
         }
         Ok(())
+    }
+
+    /// The copies of keep-alive `ev` still queued (its session's other
+    /// connections opened with it) leave right after it, with nothing in
+    /// between. When handling `ev` produced nothing for the engine and no
+    /// director timer or step is due, each copy would find the record at
+    /// the list's tail with this second's timestamp and leave everything
+    /// as it is, then schedule its next keep-alive: so they are counted
+    /// and rescheduled together instead of one by one.
+    fn count_copies(&mut self, ev: Event, slot: u32, live: bool) {
+        if self.check || self.current.is_some() || self.dir.has_effects() {
+            return;
+        }
+        if let Some(d) = self.dir.next_deadline()
+            && d.saturating_sub(self.epoch) <= self.now
+        {
+            return;
+        }
+        let k = self.queue.take_lane_copies();
+        self.summary.events += k as u64;
+        if live {
+            self.queue
+                .push_fixed_copies(self.now + self.refresh_ms, ev, slot, k);
+        }
     }
 
     fn start_session(&mut self, user: u32) {

@@ -127,6 +127,9 @@ pub struct EventQueue {
     early: BinaryHeap<Reverse<(u64, u64, Event)>>,
     far: BinaryHeap<Reverse<(u64, u64, Event)>>,
     lane: VecDeque<LaneItem>,
+    /// Whether the last event taken was a copy of the lane's front entry
+    /// that still has copies left (see [`EventQueue::take_lane_copies`]).
+    front_copy: bool,
     /// The next event of the buckets and heaps, once looked up, until a
     /// push or a take changes them (most takes are from the lane, and
     /// finding the buckets' head again each time cost a bitmap scan).
@@ -153,6 +156,7 @@ impl Default for EventQueue {
             early: BinaryHeap::new(),
             far: BinaryHeap::new(),
             lane: VecDeque::new(),
+            front_copy: false,
             main_head: None,
             seq: 0,
             len: 0,
@@ -398,6 +402,7 @@ impl EventQueue {
     #[inline]
     fn take(&mut self, t: u64, source: Source) -> Option<(u64, Event, u32)> {
         let mut aux = 0;
+        self.front_copy = false;
         if source != Source::Lane {
             self.main_head = None;
         }
@@ -410,6 +415,7 @@ impl EventQueue {
                     // numbers directly follow its own.
                     l.repeats -= 1;
                     aux = l.aux;
+                    self.front_copy = true;
                     Some(l.ev)
                 }
                 _ => self.lane.pop_front().map(|l| {
@@ -431,6 +437,46 @@ impl EventQueue {
         }?;
         self.len -= 1;
         Some((t, e, aux))
+    }
+
+    /// Takes, all at once, the copies left of the lane entry the last
+    /// event taken came from (none if that event was its entry's last, or
+    /// not from the lane): they would leave next, one after another, and
+    /// a caller that knows handling them changes nothing can count them
+    /// instead. Their number.
+    pub fn take_lane_copies(&mut self) -> u32 {
+        if !std::mem::take(&mut self.front_copy) {
+            return 0;
+        }
+        match self.lane.pop_front() {
+            Some(l) => {
+                self.len -= 1 + l.repeats as usize;
+                1 + l.repeats
+            }
+            None => 0,
+        }
+    }
+
+    /// `k` times [`EventQueue::push_fixed`] of the same event.
+    pub fn push_fixed_copies(&mut self, at: u64, event: Event, aux: u32, k: u32) {
+        if k == 0 {
+            return;
+        }
+        self.push_fixed(at, event, aux);
+        let seq = self.seq;
+        match self.lane.back_mut() {
+            Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux => {
+                match b.repeats.checked_add(k - 1) {
+                    Some(r) => {
+                        b.repeats = r;
+                        self.len += k as usize - 1;
+                        self.peak = self.peak.max(self.len);
+                    }
+                    None => (1..k).for_each(|_| self.push_fixed(at, event, aux)),
+                }
+            }
+            _ => (1..k).for_each(|_| self.push_fixed(at, event, aux)),
+        }
     }
 
     /// The `k`-th event after the next one of the buckets, if it is already
