@@ -362,42 +362,48 @@ impl<'a> Engine<'a> {
             // (The buckets' next events are as far ahead as before.)
             return;
         }
-        // Session events: the user two buckets ahead, then (its entry
-        // cached by then) the user's first connection and record one
-        // bucket ahead.
-        let user_of = |e: Event| match e {
-            Event::SessionEnd { user, .. } | Event::SessionStart { user, .. } => Some(user),
-            _ => None,
-        };
-        let (near, far) = match self.queue.upcoming(0) {
-            Some(e) => (Some(e), self.queue.upcoming_next_bucket()),
-            None => match self.queue.upcoming_bucket_after(self.queue.current_bucket()) {
-                Some((f, e)) => (Some(e), self.queue.upcoming_bucket_after(f).map(|(_, e)| e)),
-                None => (None, None),
-            },
-        };
-        if let Some(u) = far.and_then(user_of) {
-            hint(self.users.get(u as usize));
+        // Session events, in three stages as their state is a chain of
+        // lookups: four events ahead the user (and an ending session), two
+        // ahead the user's first connection and record, one ahead the
+        // connection after it (or what a new session will take).
+        let q = &self.queue;
+        if let Some(e) = q.upcoming_in_window(3) {
+            match e {
+                Event::SessionEnd { session, user } => {
+                    hint(self.sessions.items.get(session as usize));
+                    hint(self.users.get(user as usize));
+                }
+                Event::SessionStart { user, .. } => hint(self.users.get(user as usize)),
+                _ => {}
+            }
         }
-        if let Some(Event::SessionEnd { session, .. }) = far {
-            hint(self.sessions.items.get(session as usize));
-        }
-        if let Some(u) = near.and_then(user_of)
-            && let Some(rt) = self.users.get(u as usize)
+        if let Some(Event::SessionEnd { user, .. } | Event::SessionStart { user, .. }) =
+            q.upcoming_in_window(1)
+            && let Some(rt) = self.users.get(user as usize)
         {
             hint(self.conns.items.get(rt.conns as usize));
             hint(self.conn_hot.get(rt.conns as usize));
             self.dir.prefetch_record(rt.slot);
         }
-        if let Some(Event::SessionStart { .. }) = near {
-            // What a new session and its connections will take.
-            if let Some(&s) = self.sessions.free.last() {
-                hint(self.sessions.items.get(s as usize));
+        match q.upcoming_in_window(0) {
+            Some(Event::SessionEnd { user, .. }) => {
+                if let Some(rt) = self.users.get(user as usize)
+                    && let Some(c) = self.conns.items.get(rt.conns as usize)
+                {
+                    hint(self.conns.items.get(c.next as usize));
+                    hint(self.conn_hot.get(c.next as usize));
+                }
             }
-            for &c in self.conns.free.iter().rev().take(3) {
-                hint(self.conns.items.get(c as usize));
-                hint(self.conn_hot.get(c as usize));
+            Some(Event::SessionStart { .. }) => {
+                if let Some(&s) = self.sessions.free.last() {
+                    hint(self.sessions.items.get(s as usize));
+                }
+                for &c in self.conns.free.iter().rev().take(3) {
+                    hint(self.conns.items.get(c as usize));
+                    hint(self.conn_hot.get(c as usize));
+                }
             }
+            _ => {}
         }
     }
 

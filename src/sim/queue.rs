@@ -479,6 +479,25 @@ impl EventQueue {
         }
     }
 
+    /// The `k`-th next event of the wheel's current window (0: the next
+    /// one), for prefetching the state of events a few steps ahead.
+    pub fn upcoming_in_window(&self, mut k: usize) -> Option<Event> {
+        let mut f = self.cur;
+        let mut start = self.head;
+        loop {
+            if self.occupied[f / 64] & (1 << (f % 64)) != 0 {
+                let b = &self.fine[f];
+                let avail = b.len().saturating_sub(start);
+                if k < avail {
+                    return Some(b[start + k].ev);
+                }
+                k -= avail;
+            }
+            f = first_set(&self.occupied, f + 1)?;
+            start = 0;
+        }
+    }
+
     /// The `k`-th event after the next one of the buckets, if it is already
     /// known to be at the cursor's millisecond (for prefetching its state).
     pub fn upcoming(&self, k: usize) -> Option<Event> {
