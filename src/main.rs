@@ -435,6 +435,7 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     }
     let run_stats = stats.then(|| dirsim::sim::RunStats {
         events: result.summary.events,
+        queue_takes: result.summary.queue_takes,
         peak_queue: result.summary.peak_queue,
         wall_s,
         peak_memory_mib: dirsim::sim::peak_memory_mib(),

@@ -316,6 +316,7 @@ impl<'a> Engine<'a> {
                     self.prefetch(ev);
                     self.now = t.max(self.now);
                     self.summary.events += 1;
+                    self.summary.queue_takes += 1;
                     self.dir.advance_to(self.epoch + self.now);
                     self.handle_effects();
                     if ev == Event::End {
@@ -540,6 +541,7 @@ impl<'a> Engine<'a> {
         }
         let k = self.queue.take_lane_copies();
         self.summary.events += k as u64;
+        self.summary.queue_takes += (k > 0) as u64;
         if live {
             self.queue
                 .push_fixed_copies(self.now + self.refresh_ms, ev, slot, k);

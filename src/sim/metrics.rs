@@ -103,10 +103,15 @@ pub struct Summary {
     pub peak_imbalance: f64,
     /// Time from each flush step's start to its settling: (step, ms).
     pub flush_durations: Vec<(usize, u64)>,
-    /// Events taken from the queue.
+    /// Events taken from the queue (each keep-alive copy counted; see
+    /// `queue_takes`).
     pub events: u64,
     /// Most events pending at once.
     pub peak_queue: usize,
+    /// Takes from the queue: single events, and batches of a session's
+    /// keep-alive copies taken together (`events` counts each copy). Not
+    /// in `summary.csv` (a figure of the engine, not of the simulation).
+    pub queue_takes: u64,
 }
 
 /// Everything a run produces.
@@ -200,6 +205,8 @@ mod tests {
 pub struct RunStats {
     /// Events taken from the queue.
     pub events: u64,
+    /// Takes from the queue (a batch of keep-alive copies is one).
+    pub queue_takes: u64,
     /// Most events pending at once.
     pub peak_queue: usize,
     /// Wall time of the simulation (without writing outputs), seconds.
@@ -224,6 +231,7 @@ impl RunStats {
         vec![
             ("events", self.events.to_string()),
             ("events_per_sec", format!("{:.0}", self.events_per_sec())),
+            ("queue_takes", self.queue_takes.to_string()),
             ("peak_queue", self.peak_queue.to_string()),
             (
                 "peak_memory_mib",
