@@ -357,7 +357,7 @@ impl Director {
 
     /// Whether the user is being moved or killed (logins wait).
     pub fn is_moving(&self, slot: UserSlot) -> bool {
-        self.recs.get(slot).kill != NIL
+        self.recs.kill(slot) != NIL
     }
 
     /// A host by id (removed hosts too).
@@ -581,7 +581,7 @@ impl Director {
         let now = self.now_secs();
         if expire > now {
             Some(expire)
-        } else if r.kill != NIL {
+        } else if self.recs.kill(slot) != NIL {
             Some(now + 60)
         } else {
             None
@@ -684,7 +684,7 @@ impl Director {
     fn free_record(&mut self, slot: UserSlot) {
         let host = self.recs.get(slot).host as usize;
         self.hosts[host].user_count -= 1;
-        if self.recs.get(slot).kill != NIL {
+        if self.recs.kill(slot) != NIL {
             self.move_free(slot);
         }
         self.move_iters(slot);

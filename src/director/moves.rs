@@ -261,7 +261,7 @@ impl Director {
         let tag = self.hosts[host.0 as usize].tag;
         let slot = self.recs.intern(tag, hash);
         let exists = self.lookup_slot(slot);
-        if exists && self.recs.get(slot).kill != NIL {
+        if exists && self.recs.kill(slot) != NIL {
             return Reply::TryAgain;
         }
         if !exists || self.recs.get(slot).host != host.0 {
@@ -298,7 +298,7 @@ impl Director {
 
     /// `director_kill_user`.
     fn kill_user(&mut self, slot: UserSlot, old_host: Option<HostId>, forced: bool) {
-        if self.recs.get(slot).kill != NIL {
+        if self.recs.kill(slot) != NIL {
             // Moved again before the previous move finished: carry on.
             return;
         }
@@ -319,7 +319,7 @@ impl Director {
                 (self.moves.ctxs.len() - 1) as u32
             }
         };
-        self.recs.get_mut(slot).kill = idx;
+        self.recs.set_kill(slot, idx);
         self.moves.moving += 1;
         let serial = ctx.serial;
         self.timers.push(
@@ -393,8 +393,8 @@ impl Director {
 
     /// `director_user_move_free`: the move is over; logins may continue.
     pub(crate) fn move_free(&mut self, slot: UserSlot) {
-        let idx = self.recs.get(slot).kill;
-        self.recs.get_mut(slot).kill = NIL;
+        let idx = self.recs.kill(slot);
+        self.recs.set_kill(slot, NIL);
         self.moves.ctxs[idx as usize].live = false;
         self.moves.free.push(idx);
         self.moves.moving -= 1;

@@ -51,7 +51,7 @@ impl Director {
     fn request_continue(&mut self, slot: UserSlot) -> Option<HostId> {
         let tag = self.recs.get(slot).tag;
         if self.tags[tag.0 as usize].materialized && self.lookup_slot(slot) {
-            if self.recs.get(slot).kill != NIL {
+            if self.recs.kill(slot) != NIL {
                 return None; // "kill waiting"
             }
             self.refresh_record(slot);
