@@ -367,8 +367,8 @@ impl<'a> Engine<'a> {
         // lookups: four events ahead the user (and an ending session), two
         // ahead the user's first connection and record, one ahead the
         // connection after it (or what a new session will take).
-        let q = &self.queue;
-        if let Some(e) = q.upcoming_in_window(3) {
+        let [next, second, _, fourth] = self.queue.upcoming_in_window::<4>();
+        if let Some(e) = fourth {
             match e {
                 Event::SessionEnd { session, user } => {
                     hint(self.sessions.items.get(session as usize));
@@ -378,15 +378,14 @@ impl<'a> Engine<'a> {
                 _ => {}
             }
         }
-        if let Some(Event::SessionEnd { user, .. } | Event::SessionStart { user, .. }) =
-            q.upcoming_in_window(1)
+        if let Some(Event::SessionEnd { user, .. } | Event::SessionStart { user, .. }) = second
             && let Some(rt) = self.users.get(user as usize)
         {
             hint(self.conns.items.get(rt.conns as usize));
             hint(self.conn_hot.get(rt.conns as usize));
             self.dir.prefetch_record(rt.slot);
         }
-        match q.upcoming_in_window(0) {
+        match next {
             Some(Event::SessionEnd { user, .. }) => {
                 if let Some(rt) = self.users.get(user as usize)
                     && let Some(c) = self.conns.items.get(rt.conns as usize)

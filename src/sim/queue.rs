@@ -343,6 +343,7 @@ impl EventQueue {
     }
 
     /// The next event of the buckets and heaps: (time, sequence, source).
+    #[inline]
     fn main_head(&mut self) -> Option<(u64, u64, Source)> {
         if let Some(h) = self.main_head {
             return h;
@@ -363,6 +364,7 @@ impl EventQueue {
     }
 
     /// Where the next event is, and its time.
+    #[inline]
     fn next_source(&mut self) -> Option<(u64, Source)> {
         let main = self.main_head();
         match (main, self.lane.front()) {
@@ -479,21 +481,31 @@ impl EventQueue {
         }
     }
 
-    /// The `k`-th next event of the wheel's current window (0: the next
-    /// one), for prefetching the state of events a few steps ahead.
-    pub fn upcoming_in_window(&self, mut k: usize) -> Option<Event> {
+    /// The next `N` events of the wheel's current window, in order (as
+    /// many as there are), for prefetching the state of events a few steps
+    /// ahead.
+    pub fn upcoming_in_window<const N: usize>(&self) -> [Option<Event>; N] {
+        let mut out = [None; N];
+        let mut n = 0;
         let mut f = self.cur;
         let mut start = self.head;
         loop {
             if self.occupied[f / 64] & (1 << (f % 64)) != 0 {
-                let b = &self.fine[f];
-                let avail = b.len().saturating_sub(start);
-                if k < avail {
-                    return Some(b[start + k].ev);
+                for item in self.fine[f].iter().skip(start) {
+                    if n == N {
+                        return out;
+                    }
+                    out[n] = Some(item.ev);
+                    n += 1;
                 }
-                k -= avail;
             }
-            f = first_set(&self.occupied, f + 1)?;
+            if n == N {
+                return out;
+            }
+            match first_set(&self.occupied, f + 1) {
+                Some(g) => f = g,
+                None => return out,
+            }
             start = 0;
         }
     }
@@ -616,6 +628,24 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, [a, a, b, a, b]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn upcoming_in_window_lists_the_next_events() {
+        let mut q = EventQueue::default();
+        let ev = |i| Event::Step { index: i };
+        for (at, i) in [(7, 1), (3, 2), (7, 3), (9, 4), (5_000, 5)] {
+            q.push(at, ev(i));
+        }
+        assert_eq!(q.pop(), Some((3, ev(2))));
+        // The window (4096 ms) holds 1, 3 and 4; 5 is in a later one.
+        assert_eq!(
+            q.upcoming_in_window::<4>(),
+            [Some(ev(1)), Some(ev(3)), Some(ev(4)), None]
+        );
+        assert_eq!(q.upcoming_in_window::<2>(), [Some(ev(1)), Some(ev(3))]);
+        q.pop();
+        assert_eq!(q.upcoming_in_window::<1>(), [Some(ev(3))]);
     }
 
     /// The reference: one binary heap over (time, sequence).
