@@ -37,7 +37,8 @@
 //!
 //! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
 //! event moves at most three times (coarse, mid, fine). Memory: 20 bytes per
-//! pending event in the buckets, 32 in the lane. Wheel buckets keep their
+//! pending event in the buckets, 40 per lane entry (however many copies it
+//! holds). Wheel buckets keep their
 //! capacity; mid and coarse buckets are one allocation per window or span
 //! (plus its growth), freed when spread, never one per event.
 
@@ -510,12 +511,6 @@ impl EventQueue {
         }
     }
 
-    /// The `k`-th event after the next one of the buckets, if it is already
-    /// known to be at the cursor's millisecond (for prefetching its state).
-    pub fn upcoming(&self, k: usize) -> Option<Event> {
-        self.fine[self.cur].get(self.head + k).map(|i| i.ev)
-    }
-
     /// The `k`-th entry of the fixed-delay lane (repeats count once) and
     /// its `aux` word (for prefetching).
     pub fn upcoming_fixed(&self, k: usize) -> Option<(Event, u32)> {
@@ -528,24 +523,6 @@ impl EventQueue {
     #[inline]
     pub fn prefetch_fixed(&self, k: usize) {
         crate::prefetch::hint(self.lane.get(k));
-    }
-
-    /// The first event of the next occupied wheel bucket after the current
-    /// one (for prefetching: at a million users the next event of the
-    /// buckets is rarely in the same millisecond).
-    pub fn upcoming_next_bucket(&self) -> Option<Event> {
-        self.upcoming_bucket_after(self.cur).map(|(_, e)| e)
-    }
-
-    /// The first occupied wheel bucket after bucket `f`, and its first event.
-    pub fn upcoming_bucket_after(&self, f: usize) -> Option<(usize, Event)> {
-        let g = first_set(&self.occupied, f + 1)?;
-        self.fine[g].first().map(|i| (g, i.ev))
-    }
-
-    /// The wheel bucket being drained.
-    pub fn current_bucket(&self) -> usize {
-        self.cur
     }
 
     /// Events pending.
@@ -627,6 +604,36 @@ mod tests {
         assert_eq!(q.peak_len(), 5);
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, [a, a, b, a, b]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn lane_copies_taken_and_pushed_together() {
+        let mut q = EventQueue::default();
+        let a = Event::Step { index: 1 };
+        let b = Event::Step { index: 2 };
+        for _ in 0..3 {
+            q.push_fixed(10, a, 7);
+        }
+        q.push(10, b);
+        assert_eq!(q.take_lane_copies(), 0, "nothing taken yet");
+        assert_eq!(q.pop_before(u64::MAX), Some((10, a, 7)));
+        assert_eq!(q.take_lane_copies(), 2);
+        assert_eq!(q.take_lane_copies(), 0, "taken already");
+        assert_eq!(q.len(), 1);
+        // Three copies at 20, as three pushes would be (and joining them).
+        q.push_fixed_copies(20, a, 7, 2);
+        q.push_fixed(20, a, 7);
+        assert_eq!((q.len(), q.lane.len()), (4, 1));
+        assert_eq!(q.peak_len(), 4);
+        assert_eq!(q.pop(), Some((10, b)));
+        assert_eq!(q.take_lane_copies(), 0, "not from the lane");
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, [(20, a), (20, a), (20, a)]);
+        // The last copy of an entry leaves nothing to take.
+        q.push_fixed(30, a, 7);
+        assert_eq!(q.pop_before(u64::MAX), Some((30, a, 7)));
+        assert_eq!(q.take_lane_copies(), 0);
         assert!(q.is_empty());
     }
 
