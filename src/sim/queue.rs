@@ -38,9 +38,9 @@
 //! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
 //! event moves at most three times (coarse, mid, fine). Memory: 20 bytes per
 //! pending event in the buckets, 40 per lane entry (however many copies it
-//! holds). Wheel buckets keep their
-//! capacity; mid and coarse buckets are one allocation per window or span
-//! (plus its growth), freed when spread, never one per event.
+//! holds). Wheel buckets keep their capacity; mid and coarse buckets are one
+//! allocation per window or span (plus its growth), freed when spread,
+//! never one per event.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
