@@ -768,6 +768,22 @@ impl Director {
         crate::prefetch::hint(self.recs.recs.get(slot.0 as usize));
     }
 
+    /// Prefetch hint for the ring lookup a login of the slot's user would
+    /// make if it has no record (the slot's record should be cached
+    /// already; at ten million users the ring is out of cache).
+    #[inline]
+    pub fn prefetch_placement(&self, slot: UserSlot) {
+        if self.settings.placement != Placement::Dovecot {
+            return;
+        }
+        if let Some(r) = self.recs.recs.get(slot.0 as usize)
+            && !r.has_record()
+            && let Some(t) = self.tags.get(r.tag.0 as usize)
+        {
+            t.ring.prefetch(r.hash);
+        }
+    }
+
     /// Prefetch hint for the slot's list entry, which a refresh turns
     /// into a tombstone (its record should be cached already).
     #[inline]

@@ -105,6 +105,21 @@ impl<H: Copy + PartialEq> Ring<H> {
         self.bsearch(h)
     }
 
+    /// Prefetch hint for what [`Ring::lookup`] of `h` reads: its index
+    /// entry, and the point where an even spread puts it (the index keeps
+    /// about one point per bucket, so the point found is on that line or
+    /// the next).
+    #[inline]
+    pub fn prefetch(&self, h: u32) {
+        let n = self.points.len();
+        if n == 0 {
+            return;
+        }
+        crate::prefetch::hint(self.index.get((h as u64 >> self.shift) as usize));
+        let guess = ((h as u64 * n as u64) >> 32) as usize;
+        crate::prefetch::hint(self.points.get(guess));
+    }
+
     /// `bsearch_insert_pos()` itself.
     fn bsearch(&self, h: u32) -> Option<H> {
         let n = self.points.len();

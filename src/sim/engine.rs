@@ -394,7 +394,10 @@ impl<'a> Engine<'a> {
                     hint(self.conn_hot.get(c.next as usize));
                 }
             }
-            Some(Event::SessionStart { .. }) => {
+            Some(Event::SessionStart { user, .. }) => {
+                if let Some(rt) = self.users.get(user as usize) {
+                    self.dir.prefetch_placement(rt.slot);
+                }
                 if let Some(&s) = self.sessions.free.last() {
                     hint(self.sessions.items.get(s as usize));
                 }
