@@ -4,21 +4,25 @@
 //!
 //! Layout (a three-level bucket queue keyed by time, after calendar and
 //! radix queues):
-//! - a *fine wheel* of `2^FINE_BITS` one-millisecond buckets covering the
-//!   current window of `2^FINE_BITS` ms; each bucket is a FIFO `Vec`, and a
-//!   bitmap finds the next non-empty bucket;
+//! - the *current window* of `2^FINE_BITS` ms: its events as one array in
+//!   (time, sequence) order, read front to back. Events pushed into the
+//!   window after it was filled are appended when due no earlier than its
+//!   last event (the usual case), else kept in a small heap, `late`, merged
+//!   with the array by (time, sequence);
 //! - *mid buckets*, one per window of the current span of `2^MID_BITS`
 //!   windows (about 17 minutes), and *coarse buckets*, one per later span,
-//!   holding events in insertion order. When the cursor reaches a window
-//!   (span) its bucket is spread, in order, over the fine wheel (the mid
-//!   buckets): a stable distribution, so ties keep their insertion order.
-//!   The middle level keeps the buckets being written few (a day is ~80
-//!   spans): appending to one of 20,000 window buckets at random was a
-//!   cache miss per event;
+//!   holding events in insertion order. When the reader reaches a span its
+//!   bucket is spread, in order, over the mid buckets (a stable
+//!   distribution, so ties keep their insertion order); when it reaches a
+//!   window, the window's bucket is sorted by time, stably (by counting
+//!   when it is large), into the array. The middle level keeps the buckets
+//!   being written few (a day is ~80 spans): appending to one of 20,000
+//!   window buckets at random was a cache miss per event, and so was
+//!   spreading a window over a wheel of one-millisecond buckets;
 //! - two small binary heaps ordered by (time, sequence) for the rare rest:
-//!   `early` for events scheduled before the wheel's cursor (the cursor may
-//!   run ahead of the last event taken while peeking), `far` for times at
-//!   or beyond `DENSE_LIMIT_MS`;
+//!   `early` for events scheduled before the current window (the reader
+//!   may run ahead of the last event taken while peeking), `far` for times
+//!   at or beyond `DENSE_LIMIT_MS`;
 //! - a *fixed-delay lane*: a FIFO for events always scheduled the same
 //!   delay after "now" (connection keep-alives, most of a day's events).
 //!   Their times never decrease, so the lane is sorted by construction and
@@ -29,29 +33,32 @@
 //!   keep each other's keep-alive rhythm for their whole life, and so cost
 //!   one entry, not one each.
 //!
-//! Every `early` event is earlier than every wheel event, and every wheel
-//! event earlier than every `far` event, so taking from them in that order
+//! Every `early` event is earlier than every window or bucket event, and
+//! every one of those earlier than every `far` event, so taking from them
+//! in that order
 //! gives the order of one binary heap over (time, sequence); the lane is
 //! merged with that by (time, sequence), which is why every entry keeps its
 //! sequence number.
 //!
-//! Costs: push is `O(1)`; pop is amortised `O(1)` plus a bitmap scan; an
-//! event moves at most three times (coarse, mid, fine). Memory: 20 bytes per
-//! pending event in the buckets, 40 per lane entry (however many copies it
-//! holds). Wheel buckets keep their capacity; mid and coarse buckets are one
-//! allocation per window or span (plus its growth), freed when spread,
-//! never one per event.
+//! Costs: push is `O(1)` (`O(log n)` into `late`); pop is amortised
+//! `O(1)` plus a window's sort; an event moves at most three times (coarse,
+//! mid, window). Memory: 20 bytes per pending event in the buckets, 40 per
+//! lane entry (however many copies it holds). Mid and coarse buckets are
+//! one allocation per window or span (plus its growth), freed when spread
+//! (a mid bucket becomes the window's array), never one per event.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use super::event::Event;
 
-/// The wheel covers `2^FINE_BITS` ms (about 4 s).
+/// A window is `2^FINE_BITS` ms (about 4 s).
 const FINE_BITS: u32 = 12;
 const FINE: usize = 1 << FINE_BITS;
 const FINE_MASK: u64 = FINE as u64 - 1;
-const WORDS: usize = FINE / 64;
+/// A window with at least this many events is put in order by counting
+/// (a pass over `FINE` counters), a smaller one by sorting.
+const COUNTING_MIN: usize = 512;
 /// A span is `2^MID_BITS` windows (about 17.5 minutes).
 const MID_BITS: u32 = 8;
 const MID: usize = 1 << MID_BITS;
@@ -84,7 +91,7 @@ impl Item {
     fn seq(&self) -> u64 {
         self.key() >> SPAN_BITS
     }
-    /// The wheel bucket within its window.
+    /// The millisecond within its window.
     fn fine(&self) -> usize {
         (self.key() & FINE_MASK) as usize
     }
@@ -111,13 +118,18 @@ struct LaneItem {
 /// Pending events.
 #[derive(Debug)]
 pub struct EventQueue {
-    fine: Vec<Vec<Item>>,
-    occupied: [u64; WORDS],
-    /// The window (time >> FINE_BITS) the wheel covers.
+    /// The current window's events in (time, sequence) order, as spread
+    /// from its mid bucket (and pushed since, when due no earlier than the
+    /// last of them).
+    slots: Vec<Item>,
+    /// Read position in `slots`.
+    pos: usize,
+    /// The current window's other events pushed after it was spread.
+    late: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    /// Scratch counters of the counting sort, `FINE + 1`.
+    counts: Vec<u32>,
+    /// The window (time >> FINE_BITS) being read.
     window: u64,
-    /// The wheel's cursor: bucket being drained, and the read position in it.
-    cur: usize,
-    head: usize,
     /// The span (time >> SPAN_BITS) the mid buckets cover.
     span: u64,
     mid: Vec<Vec<Item>>,
@@ -143,11 +155,11 @@ pub struct EventQueue {
 impl Default for EventQueue {
     fn default() -> Self {
         EventQueue {
-            fine: (0..FINE).map(|_| Vec::new()).collect(),
-            occupied: [0; WORDS],
+            slots: Vec::new(),
+            pos: 0,
+            late: BinaryHeap::new(),
+            counts: Vec::new(),
             window: 0,
-            cur: 0,
-            head: 0,
             span: 0,
             mid: (0..MID).map(|_| Vec::new()).collect(),
             mid_occupied: [0; MID_WORDS],
@@ -171,6 +183,7 @@ impl Default for EventQueue {
 enum Source {
     Early,
     Wheel,
+    Late,
     Far,
     Lane,
 }
@@ -189,9 +202,9 @@ fn first_set(bits: &[u64], from: usize) -> Option<usize> {
 }
 
 impl EventQueue {
-    /// The wheel cursor's time: no wheel event is earlier.
-    fn cursor_ms(&self) -> u64 {
-        (self.window << FINE_BITS) | self.cur as u64
+    /// The current window's first millisecond: no window event is earlier.
+    fn window_ms(&self) -> u64 {
+        self.window << FINE_BITS
     }
 
     fn count(&mut self) -> u64 {
@@ -207,12 +220,20 @@ impl EventQueue {
         self.main_head = None;
         if at >= DENSE_LIMIT_MS {
             self.far.push(Reverse((at, seq, event)));
-        } else if at < self.cursor_ms() {
+        } else if at < self.window_ms() {
             self.early.push(Reverse((at, seq, event)));
         } else if at >> FINE_BITS == self.window {
-            let f = (at & FINE_MASK) as usize;
-            self.fine[f].push(Item::new(seq, at, event));
-            self.occupied[f / 64] |= 1 << (f % 64);
+            // Due no earlier than the window's last event, it is the last
+            // in (time, sequence) order: appended, else kept aside.
+            if self
+                .slots
+                .last()
+                .is_none_or(|l| l.fine() as u64 <= at & FINE_MASK)
+            {
+                self.slots.push(Item::new(seq, at, event));
+            } else {
+                self.late.push(Reverse((at, seq, event)));
+            }
         } else if at >> SPAN_BITS == self.span {
             let m = ((at >> FINE_BITS) as usize) & (MID - 1);
             self.mid[m].push(Item::new(seq, at, event));
@@ -278,27 +299,27 @@ impl EventQueue {
         });
     }
 
-    /// The first occupied wheel bucket at or after the cursor.
-    fn next_fine(&self) -> Option<usize> {
-        first_set(&self.occupied, self.cur)
-    }
-
     /// The first occupied mid bucket at or after `from`.
     fn next_mid(&self, from: usize) -> Option<usize> {
         first_set(&self.mid_occupied, from)
     }
 
-    /// Moves the cursor to the next wheel event (spreading the next mid
-    /// bucket over the wheel if this window is done, and the next coarse
-    /// bucket over the mid buckets if this span is done); its time, if any.
-    fn advance(&mut self) -> Option<u64> {
+    /// The next event of the current window (spreading the next mid
+    /// bucket once this window is done, and the next coarse bucket over
+    /// the mid buckets once this span is done): (time, sequence, source).
+    fn advance(&mut self) -> Option<(u64, u64, Source)> {
         loop {
-            if let Some(f) = self.next_fine() {
-                if f != self.cur {
-                    self.cur = f;
-                    self.head = 0;
-                }
-                return Some(self.cursor_ms());
+            let base = self.window_ms();
+            let spread = self
+                .slots
+                .get(self.pos)
+                .map(|i| (base | i.fine() as u64, i.seq()));
+            let late = self.late.peek().map(|Reverse((t, s, _))| (*t, *s));
+            match (spread, late) {
+                (Some(a), Some(b)) if b < a => return Some((b.0, b.1, Source::Late)),
+                (Some(a), _) => return Some((a.0, a.1, Source::Wheel)),
+                (None, Some(b)) => return Some((b.0, b.1, Source::Late)),
+                (None, None) => {}
             }
             // (The current window's own mid bucket is empty, except right
             // after a span was spread, when the window is the span's first.)
@@ -310,13 +331,7 @@ impl EventQueue {
                 self.mid_occupied[m / 64] &= !(1 << (m % 64));
                 self.mid_len -= bucket.len();
                 self.window = (self.span << MID_BITS) | m as u64;
-                self.cur = 0;
-                self.head = 0;
-                for item in bucket {
-                    let f = item.fine();
-                    self.fine[f].push(item);
-                    self.occupied[f / 64] |= 1 << (f % 64);
-                }
+                self.fill_slots(bucket);
                 continue;
             }
             if self.coarse_len == 0 {
@@ -332,14 +347,42 @@ impl EventQueue {
             self.coarse_len -= bucket.len();
             self.span = c as u64;
             self.window = (c as u64) << MID_BITS;
-            self.cur = 0;
-            self.head = 0;
             self.mid_len += bucket.len();
             for item in bucket {
                 let m = item.mid();
                 self.mid[m].push(item);
                 self.mid_occupied[m / 64] |= 1 << (m % 64);
             }
+        }
+    }
+
+    /// Puts a window's events (in insertion order) into `slots` in (time,
+    /// sequence) order: a stable sort by time. One array read front to
+    /// back replaces a wheel of `FINE` one-millisecond buckets, whose
+    /// filling was a cache miss per event.
+    fn fill_slots(&mut self, mut bucket: Vec<Item>) {
+        self.pos = 0;
+        if bucket.len() < COUNTING_MIN {
+            // (Sequence numbers are unique, so an unstable sort on both
+            // keys is the stable sort on time.)
+            bucket.sort_unstable_by_key(|i| (i.fine(), i.seq()));
+            self.slots = bucket;
+            return;
+        }
+        self.counts.clear();
+        self.counts.resize(FINE + 1, 0);
+        for i in &bucket {
+            self.counts[i.fine() + 1] += 1;
+        }
+        for f in 1..=FINE {
+            self.counts[f] += self.counts[f - 1];
+        }
+        self.slots.clear();
+        self.slots.resize(bucket.len(), bucket[0]);
+        for i in &bucket {
+            let at = &mut self.counts[i.fine()];
+            self.slots[*at as usize] = *i;
+            *at += 1;
         }
     }
 
@@ -358,8 +401,8 @@ impl EventQueue {
         if let Some(Reverse((t, s, _))) = self.early.peek() {
             return Some((*t, *s, Source::Early));
         }
-        if let Some(t) = self.advance() {
-            return Some((t, self.fine[self.cur][self.head].seq(), Source::Wheel));
+        if let Some(h) = self.advance() {
+            return Some(h);
         }
         self.far.peek().map(|Reverse((t, s, _))| (*t, *s, Source::Far))
     }
@@ -426,14 +469,13 @@ impl EventQueue {
                     l.ev
                 }),
             },
+            Source::Late => self.late.pop().map(|Reverse((_, _, e))| e),
             Source::Wheel => {
-                let bucket = &mut self.fine[self.cur];
-                let e = bucket[self.head].ev;
-                self.head += 1;
-                if self.head == bucket.len() {
-                    bucket.clear();
-                    self.head = 0;
-                    self.occupied[self.cur / 64] &= !(1 << (self.cur % 64));
+                let e = self.slots[self.pos].ev;
+                self.pos += 1;
+                if self.pos == self.slots.len() {
+                    self.slots.clear();
+                    self.pos = 0;
                 }
                 Some(e)
             }
@@ -482,33 +524,15 @@ impl EventQueue {
         }
     }
 
-    /// The next `N` events of the wheel's current window, in order (as
+    /// The next `N` events of the current window's array, in order (as
     /// many as there are), for prefetching the state of events a few steps
     /// ahead.
     pub fn upcoming_in_window<const N: usize>(&self) -> [Option<Event>; N] {
         let mut out = [None; N];
-        let mut n = 0;
-        let mut f = self.cur;
-        let mut start = self.head;
-        loop {
-            if self.occupied[f / 64] & (1 << (f % 64)) != 0 {
-                for item in self.fine[f].iter().skip(start) {
-                    if n == N {
-                        return out;
-                    }
-                    out[n] = Some(item.ev);
-                    n += 1;
-                }
-            }
-            if n == N {
-                return out;
-            }
-            match first_set(&self.occupied, f + 1) {
-                Some(g) => f = g,
-                None => return out,
-            }
-            start = 0;
+        for (o, i) in out.iter_mut().zip(self.slots.iter().skip(self.pos)) {
+            *o = Some(i.ev);
         }
+        out
     }
 
     /// The `k`-th entry of the fixed-delay lane (repeats count once) and
@@ -653,6 +677,44 @@ mod tests {
         assert_eq!(q.upcoming_in_window::<2>(), [Some(ev(1)), Some(ev(3))]);
         q.pop();
         assert_eq!(q.upcoming_in_window::<1>(), [Some(ev(3))]);
+    }
+
+    #[test]
+    fn crowded_windows_keep_the_order() {
+        // Windows of thousands of events (put in order by counting, not
+        // sorting), ties included, some pushed after their window was
+        // spread: the same order as sorting by (time, sequence).
+        let mut q = EventQueue::default();
+        let mut want = Vec::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let n = 4 * COUNTING_MIN as u32;
+        for i in 0..n {
+            // Three windows ahead of the first, 50 distinct times each.
+            let at = FINE as u64 * (1 + rnd(3)) + rnd(50) * 61;
+            q.push(at, Event::Step { index: i });
+            want.push((at, i));
+        }
+        let first = q.pop().expect("queued");
+        // Now inside the first crowded window: later pushes into it.
+        for i in n..n + 100 {
+            let at = first.0 + rnd(FINE as u64 - first.0 % FINE as u64);
+            q.push(at, Event::Step { index: i });
+            want.push((at, i));
+        }
+        want.sort();
+        let mut got = vec![first];
+        got.extend(std::iter::from_fn(|| q.pop()));
+        let want: Vec<_> = want
+            .into_iter()
+            .map(|(t, i)| (t, Event::Step { index: i }))
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// The reference: one binary heap over (time, sequence).
