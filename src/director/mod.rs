@@ -47,6 +47,9 @@ use self::ring::{Point, Ring};
 use self::timers::{TimerKind, Timers};
 use self::users::{NIL, NO_HOST, Records};
 
+/// How many list entries ahead an expiry sweep asks for records.
+const EXPIRE_AHEAD: u32 = 8;
+
 /// Simulated time in milliseconds since the Unix epoch. The director itself
 /// only ever sees whole seconds of it (`ioloop_time`).
 pub type Millis = u64;
@@ -604,6 +607,10 @@ impl Director {
                     break;
                 }
                 None => {
+                    // Expiring a stretch of the list: the records further
+                    // on are read next, one after another; ask for them
+                    // ahead (list order is not slot order).
+                    self.recs.prefetch_record_at(tag, h + EXPIRE_AHEAD);
                     self.counters.records_expired += 1;
                     self.free_record(UserSlot(head));
                 }
@@ -784,14 +791,23 @@ impl Director {
         }
     }
 
-    /// Prefetch hint for the slot's list entry, which a refresh turns
-    /// into a tombstone (its record should be cached already).
+    /// The slot's tag and the index of its record's entry in the tag's
+    /// list (`NIL` if it has no record): a caller that keeps it can later
+    /// ask for the entry ahead of a refresh
+    /// ([`Director::prefetch_list_entry`]) without reading the record
+    /// first.
+    pub fn list_position(&self, slot: UserSlot) -> (TagId, u32) {
+        let r = self.recs.get(slot);
+        (r.tag, r.pos)
+    }
+
+    /// Prefetch hint for entry `pos` of the tag's list, which a refresh of
+    /// the record there turns into a tombstone. A stale position (the
+    /// record moved since) only wastes the hint.
     #[inline]
-    pub fn prefetch_links(&self, slot: UserSlot) {
-        if let Some(r) = self.recs.recs.get(slot.0 as usize)
-            && let Some(l) = self.recs.lists.get(r.tag.0 as usize)
-        {
-            l.prefetch_entry(r.pos);
+    pub fn prefetch_list_entry(&self, tag: TagId, pos: u32) {
+        if let Some(l) = self.recs.lists.get(tag.0 as usize) {
+            l.prefetch_entry(pos);
         }
     }
 

@@ -21,6 +21,8 @@ use super::{HostId, TagId, UserSlot};
 
 pub(crate) const NIL: u32 = u32::MAX;
 pub(crate) const NO_HOST: u16 = u16::MAX;
+/// How many log entries ahead a compaction asks for records.
+const COMPACT_AHEAD: usize = 32;
 
 /// One slot: a user hash in a tag, and its record if it has one. 16 bytes,
 /// four to a cache line (a refresh at ten million users is one random
@@ -185,6 +187,18 @@ impl Records {
         &mut self.recs[slot.0 as usize]
     }
 
+    /// Prefetch hint for the record of entry `i` of the tag's list (if
+    /// the entry is live).
+    #[inline]
+    pub fn prefetch_record_at(&self, tag: TagId, i: u32) {
+        if let Some(l) = self.lists.get(tag.0 as usize)
+            && l.hosts.get(i as usize).is_some_and(|&h| h != NO_HOST)
+            && let Some(&slot) = l.slots.get(i as usize)
+        {
+            crate::prefetch::hint(self.recs.get(slot as usize));
+        }
+    }
+
     /// The move in progress for the slot's record, `NIL` if none.
     #[inline]
     pub fn kill(&self, slot: UserSlot) -> u32 {
@@ -246,6 +260,12 @@ impl Records {
         let list = &mut self.lists[tag.0 as usize];
         let mut w = 0usize;
         for i in list.start as usize..list.hosts.len() {
+            // Each live entry's record gets its new position: a write at
+            // a random place, asked for ahead.
+            let j = i + COMPACT_AHEAD;
+            if list.hosts.get(j).is_some_and(|&h| h != NO_HOST) {
+                crate::prefetch::hint(self.recs.get(list.slots[j] as usize));
+            }
             let host = list.hosts[i];
             if host == NO_HOST {
                 continue;

@@ -13,7 +13,7 @@ use super::steps::{self, StepOutcome};
 use super::workload::{Arrivals, Streams, sample_count, sample_ms};
 use super::{Observer, SimError};
 use crate::director::doveadm::Invocation;
-use crate::director::{Director, Effect, HostId, Route, UserSlot};
+use crate::director::{Director, Effect, HostId, Route, TagId, UserSlot};
 use crate::scenario::{Initial, Scenario, StepTiming};
 use crate::strategy::{Action, Strategy, View};
 
@@ -21,7 +21,7 @@ const NIL: u32 = u32::MAX;
 /// `conn_hot` of a connection that is not open (no generation is this).
 const CLOSED: u32 = u32::MAX;
 /// How many keep-alives ahead the engine asks for a connection's state,
-/// and (half as far) for its user record.
+/// its user's record and the record's list entry.
 const LANE_AHEAD: usize = 16;
 /// `Event::Step` index that wakes the strategy up.
 const STRATEGY_WAKE: u32 = u32::MAX - 1;
@@ -119,6 +119,8 @@ pub(crate) struct Engine<'a> {
     conn_hot: Vec<u32>,
     /// See [`Engine::open_conn`].
     keepalive_group: Option<KeepAliveGroup>,
+    /// The users' tag (all users have the same).
+    tag: TagId,
     conns_per_host: Vec<u32>,
     /// Engine time of the scenario's t=0.
     offset: u64,
@@ -195,6 +197,7 @@ impl<'a> Engine<'a> {
                 .collect()
         };
         let slots = dir.intern_all(&scn.workload.tag, &hashes);
+        let tag = slots.first().map_or(TagId(0), |&s| dir.list_position(s).0);
         drop(hashes);
         for (i, &slot) in slots.iter().enumerate() {
             let s = slot.0 as usize;
@@ -239,6 +242,7 @@ impl<'a> Engine<'a> {
             conns: Slab::default(),
             conn_hot: Vec::new(),
             keepalive_group: None,
+            tag,
             conns_per_host: vec![0; scn.backends.len()],
             offset,
             epoch,
@@ -345,19 +349,19 @@ impl<'a> Engine<'a> {
     }
 
     /// Asks the CPU to load the state of the events due next: for the
-    /// keep-alive lane, in two stages (a connection's hot word far ahead,
-    /// then, once that is cached, its user record and list neighbours);
-    /// after an event of the buckets, for the next ones there.
+    /// keep-alive lane, a connection's hot word, its user's record and the
+    /// record's list entry, all at once (the entry's position travels in
+    /// the lane entry, as it was when the keep-alive was scheduled, so no
+    /// load waits for another); after an event of the buckets, for the
+    /// next ones there.
     #[inline]
     fn prefetch(&self, taken: Event) {
         use crate::prefetch::hint;
         self.queue.prefetch_fixed(LANE_AHEAD * 4);
-        if let Some((Event::Refresh { conn, .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD) {
+        if let Some((Event::Refresh { conn, .. }, slot, pos)) = self.queue.upcoming_fixed(LANE_AHEAD) {
             hint(self.conn_hot.get(conn as usize));
             self.dir.prefetch_record(UserSlot(slot));
-        }
-        if let Some((Event::Refresh { .. }, slot)) = self.queue.upcoming_fixed(LANE_AHEAD / 2) {
-            self.dir.prefetch_links(UserSlot(slot));
+            self.dir.prefetch_list_entry(self.tag, pos);
         }
         if matches!(taken, Event::Refresh { .. }) {
             // (The buckets' next events are as far ahead as before.)
@@ -498,11 +502,14 @@ impl<'a> Engine<'a> {
             Event::SessionEnd { session, user } => self.end_session(session, user),
             Event::Refresh { conn, generation } => {
                 let live = self.conn_hot[conn as usize] == generation;
+                let mut pos = 0;
                 if live {
                     self.dir.notify_slot(UserSlot(aux));
-                    self.queue.push_fixed(self.now + self.refresh_ms, ev, aux);
+                    pos = self.dir.list_position(UserSlot(aux)).1;
+                    self.queue
+                        .push_fixed_hinted(self.now + self.refresh_ms, ev, aux, pos);
                 }
-                self.count_copies(ev, aux, live);
+                self.count_copies(ev, aux, pos, live);
             }
             Event::Reconnect { session, generation } => {
                 let s = self.sessions.items[session as usize];
@@ -532,7 +539,7 @@ impl<'a> Engine<'a> {
     /// the list's tail with this second's timestamp and leave everything
     /// as it is, then schedule its next keep-alive: so they are counted
     /// and rescheduled together instead of one by one.
-    fn count_copies(&mut self, ev: Event, slot: u32, live: bool) {
+    fn count_copies(&mut self, ev: Event, slot: u32, pos: u32, live: bool) {
         if self.check || self.current.is_some() || self.dir.has_effects() {
             return;
         }
@@ -546,7 +553,7 @@ impl<'a> Engine<'a> {
         self.summary.queue_takes += (k > 0) as u64;
         if live {
             self.queue
-                .push_fixed_copies(self.now + self.refresh_ms, ev, slot, k);
+                .push_fixed_copies(self.now + self.refresh_ms, ev, slot, pos, k);
         }
     }
 
@@ -653,13 +660,17 @@ impl<'a> Engine<'a> {
             conn: named.0,
             generation: named.1,
         });
-        self.queue.push_fixed(
+        // (Where the record's list entry is now, for the prefetch ahead of
+        // the keep-alive.)
+        let pos = self.dir.list_position(UserSlot(slot)).1;
+        self.queue.push_fixed_hinted(
             self.now + self.refresh_ms,
             Event::Refresh {
                 conn: named.0,
                 generation: named.1,
             },
             slot,
+            pos,
         );
     }
 

@@ -111,6 +111,9 @@ struct LaneItem {
     ev: Event,
     /// The caller's word about the event (for prefetching; free space).
     aux: u32,
+    /// A second word for prefetching, not part of the event's identity
+    /// (copies join an entry whatever theirs; free space too).
+    hint: u32,
     /// Further copies of `ev` still to leave.
     repeats: u32,
 }
@@ -260,6 +263,12 @@ impl EventQueue {
     /// would have had the next sequence number, so it leaves right after
     /// that entry's copies, exactly as a separate entry would.
     pub fn push_fixed(&mut self, at: u64, event: Event, aux: u32) {
+        self.push_fixed_hinted(at, event, aux, 0);
+    }
+
+    /// [`EventQueue::push_fixed`], with a `hint` word kept for
+    /// [`EventQueue::upcoming_fixed`] (a joining copy's is dropped).
+    pub fn push_fixed_hinted(&mut self, at: u64, event: Event, aux: u32, hint: u32) {
         let seq = self.seq;
         match self.lane.back_mut() {
             Some(b) if b.at > at => {
@@ -274,6 +283,7 @@ impl EventQueue {
                         seq,
                         ev: event,
                         aux,
+                        hint,
                         repeats: 0,
                     },
                 );
@@ -295,6 +305,7 @@ impl EventQueue {
             seq,
             ev: event,
             aux,
+            hint,
             repeats: 0,
         });
     }
@@ -503,11 +514,11 @@ impl EventQueue {
     }
 
     /// `k` times [`EventQueue::push_fixed`] of the same event.
-    pub fn push_fixed_copies(&mut self, at: u64, event: Event, aux: u32, k: u32) {
+    pub fn push_fixed_copies(&mut self, at: u64, event: Event, aux: u32, hint: u32, k: u32) {
         if k == 0 {
             return;
         }
-        self.push_fixed(at, event, aux);
+        self.push_fixed_hinted(at, event, aux, hint);
         let seq = self.seq;
         match self.lane.back_mut() {
             Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux => {
@@ -535,10 +546,10 @@ impl EventQueue {
         out
     }
 
-    /// The `k`-th entry of the fixed-delay lane (repeats count once) and
-    /// its `aux` word (for prefetching).
-    pub fn upcoming_fixed(&self, k: usize) -> Option<(Event, u32)> {
-        self.lane.get(k).map(|l| (l.ev, l.aux))
+    /// The `k`-th entry of the fixed-delay lane (repeats count once), its
+    /// `aux` and `hint` words (for prefetching).
+    pub fn upcoming_fixed(&self, k: usize) -> Option<(Event, u32, u32)> {
+        self.lane.get(k).map(|l| (l.ev, l.aux, l.hint))
     }
 
     /// Prefetch hint for the lane's `k`-th entry (the lane is read in
@@ -646,7 +657,7 @@ mod tests {
         assert_eq!(q.take_lane_copies(), 0, "taken already");
         assert_eq!(q.len(), 1);
         // Three copies at 20, as three pushes would be (and joining them).
-        q.push_fixed_copies(20, a, 7, 2);
+        q.push_fixed_copies(20, a, 7, 0, 2);
         q.push_fixed(20, a, 7);
         assert_eq!((q.len(), q.lane.len()), (4, 1));
         assert_eq!(q.peak_len(), 4);
