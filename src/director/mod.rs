@@ -775,9 +775,20 @@ impl Director {
         crate::prefetch::hint(self.recs.recs.get(slot.0 as usize));
     }
 
-    /// Prefetch hint for the ring lookup a login of the slot's user would
-    /// make if it has no record (the slot's record should be cached
-    /// already; at ten million users the ring is out of cache).
+    /// Prefetch hint for the first step of the ring lookup of `hash` in
+    /// `tag` (at ten million users the ring is out of cache).
+    #[inline]
+    pub fn prefetch_ring_index(&self, tag: TagId, hash: u32) {
+        if self.settings.placement == Placement::Dovecot
+            && let Some(t) = self.tags.get(tag.0 as usize)
+        {
+            t.ring.prefetch_index(hash);
+        }
+    }
+
+    /// Prefetch hint for the ring point a login of the slot's user would
+    /// take if it has no record (after [`Director::prefetch_ring_index`];
+    /// the slot's record should be cached already).
     #[inline]
     pub fn prefetch_placement(&self, slot: UserSlot) {
         if self.settings.placement != Placement::Dovecot {
@@ -787,7 +798,7 @@ impl Director {
             && !r.has_record()
             && let Some(t) = self.tags.get(r.tag.0 as usize)
         {
-            t.ring.prefetch(r.hash);
+            t.ring.prefetch_point(r.hash);
         }
     }
 

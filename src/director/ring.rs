@@ -105,19 +105,27 @@ impl<H: Copy + PartialEq> Ring<H> {
         self.bsearch(h)
     }
 
-    /// Prefetch hint for what [`Ring::lookup`] of `h` reads: its index
-    /// entry, and the point where an even spread puts it (the index keeps
-    /// about one point per bucket, so the point found is on that line or
-    /// the next).
+    /// Prefetch hint for the index entry [`Ring::lookup`] of `h` reads
+    /// first.
     #[inline]
-    pub fn prefetch(&self, h: u32) {
-        let n = self.points.len();
-        if n == 0 {
+    pub fn prefetch_index(&self, h: u32) {
+        if !self.points.is_empty() {
+            crate::prefetch::hint(self.index.get((h as u64 >> self.shift) as usize));
+        }
+    }
+
+    /// Prefetch hint for the points [`Ring::lookup`] of `h` reads (after
+    /// [`Ring::prefetch_index`]: this reads the index entry).
+    #[inline]
+    pub fn prefetch_point(&self, h: u32) {
+        if self.points.is_empty() {
             return;
         }
-        crate::prefetch::hint(self.index.get((h as u64 >> self.shift) as usize));
-        let guess = ((h as u64 * n as u64) >> 32) as usize;
-        crate::prefetch::hint(self.points.get(guess));
+        let b = (h as u64 >> self.shift) as usize;
+        if let (Some(&from), Some(&to)) = (self.index.get(b), self.index.get(b + 1)) {
+            crate::prefetch::hint(self.points.get(from as usize));
+            crate::prefetch::hint(self.points.get(to as usize));
+        }
     }
 
     /// `bsearch_insert_pos()` itself.

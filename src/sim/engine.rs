@@ -16,6 +16,7 @@ use crate::director::doveadm::Invocation;
 use crate::director::{Director, Effect, HostId, Route, TagId, UserSlot};
 use crate::scenario::{Initial, Scenario, StepTiming};
 use crate::strategy::{Action, Strategy, View};
+use rustc_hash::FxHashMap;
 
 const NIL: u32 = u32::MAX;
 /// `conn_hot` of a connection that is not open (no generation is this).
@@ -33,8 +34,9 @@ struct UserRt {
     slot: UserSlot,
     /// Head of the user's open-connection list.
     conns: u32,
-    /// Next user sharing the slot (hash collision), `NIL` if none.
-    next_same_slot: u32,
+    /// The user's hash (also in its record; here it can be read a step
+    /// earlier, to prefetch the ring point a new record would take).
+    hash: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +113,9 @@ pub(crate) struct Engine<'a> {
     arrivals: Arrivals,
     users: Vec<UserRt>,
     slot_first_user: Vec<u32>,
+    /// User → next user sharing its slot (a hash collision), for the few
+    /// that do.
+    next_same_slot: FxHashMap<u32, u32>,
     sessions: Slab<SessionRt>,
     conns: Slab<ConnRt>,
     /// Per connection slot: its generation while the connection is open,
@@ -198,12 +203,13 @@ impl<'a> Engine<'a> {
         };
         let slots = dir.intern_all(&scn.workload.tag, &hashes);
         let tag = slots.first().map_or(TagId(0), |&s| dir.list_position(s).0);
-        drop(hashes);
-        for (i, &slot) in slots.iter().enumerate() {
+        let mut next_same_slot = FxHashMap::default();
+        for (i, (&slot, &hash)) in slots.iter().zip(&hashes).enumerate() {
             let s = slot.0 as usize;
-            let mut next_same_slot = NIL;
             if s < slot_first_user.len() {
-                next_same_slot = slot_first_user[s];
+                if slot_first_user[s] != NIL {
+                    next_same_slot.insert(i as u32, slot_first_user[s]);
+                }
                 slot_first_user[s] = i as u32;
             } else {
                 slot_first_user.resize(s + 1, NIL);
@@ -212,9 +218,10 @@ impl<'a> Engine<'a> {
             users.push(UserRt {
                 slot,
                 conns: NIL,
-                next_same_slot,
+                hash,
             });
         }
+        drop(hashes);
         let day_offset =
             (scn.start_unix.rem_euclid(86_400) as u64 * 1000 + 86_400_000 - offset % 86_400_000) % 86_400_000;
         let backends = scn
@@ -238,6 +245,7 @@ impl<'a> Engine<'a> {
             arrivals: Arrivals::new(&scn.workload, day_offset),
             users,
             slot_first_user,
+            next_same_slot,
             sessions: Slab::default(),
             conns: Slab::default(),
             conn_hot: Vec::new(),
@@ -382,12 +390,15 @@ impl<'a> Engine<'a> {
                 _ => {}
             }
         }
-        if let Some(Event::SessionEnd { user, .. } | Event::SessionStart { user, .. }) = second
+        if let Some(e @ (Event::SessionEnd { user, .. } | Event::SessionStart { user, .. })) = second
             && let Some(rt) = self.users.get(user as usize)
         {
             hint(self.conns.items.get(rt.conns as usize));
             hint(self.conn_hot.get(rt.conns as usize));
             self.dir.prefetch_record(rt.slot);
+            if matches!(e, Event::SessionStart { .. }) {
+                self.dir.prefetch_ring_index(self.tag, rt.hash);
+            }
         }
         match next {
             Some(Event::SessionEnd { user, .. }) => {
@@ -700,8 +711,16 @@ impl<'a> Engine<'a> {
         let mut u = self.slot_first_user.get(slot.0 as usize).copied().unwrap_or(NIL);
         while u != NIL {
             self.kick_user(u);
-            u = self.users[u as usize].next_same_slot;
+            u = self.next_same(u);
         }
+    }
+
+    /// The next user sharing `user`'s slot, `NIL` if none.
+    fn next_same(&self, user: u32) -> u32 {
+        if self.next_same_slot.is_empty() {
+            return NIL;
+        }
+        self.next_same_slot.get(&user).copied().unwrap_or(NIL)
     }
 
     fn kick_user(&mut self, user: u32) {
@@ -758,7 +777,7 @@ impl<'a> Engine<'a> {
                             if self.scn.workload.users.name(u as usize) == *user {
                                 self.kick_user(u);
                             }
-                            u = self.users[u as usize].next_same_slot;
+                            u = self.next_same(u);
                         }
                     }
                 }
