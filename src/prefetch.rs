@@ -25,3 +25,18 @@ pub(crate) fn hint<T>(x: Option<&T>) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = x;
 }
+
+/// Hints the CPU to load the cache line at `p`, which may lie past the end
+/// of the data it belongs to (say, where an array's next entries will be
+/// written): a prefetch never faults and reads nothing.
+#[inline(always)]
+pub(crate) fn hint_ptr<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: as in `hint`: a prefetch of any address is harmless.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -235,6 +235,10 @@ impl Records {
         r.pos = list.hosts.len() as u32;
         list.slots.push(slot.0);
         list.hosts.push(r.host);
+        // The log's tail reuses memory last written before the previous
+        // compaction: ask for the lines ahead of it.
+        crate::prefetch::hint_ptr(list.slots.as_ptr().wrapping_add(list.slots.len() + 32));
+        crate::prefetch::hint_ptr(list.hosts.as_ptr().wrapping_add(list.hosts.len() + 64));
         list.len += 1;
         list.wants_compaction()
     }

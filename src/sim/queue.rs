@@ -56,6 +56,8 @@ use super::event::Event;
 const FINE_BITS: u32 = 12;
 const FINE: usize = 1 << FINE_BITS;
 const FINE_MASK: u64 = FINE as u64 - 1;
+/// How many entries past the lane's last one its tail is prefetched.
+const LANE_WRITE_AHEAD: usize = 12;
 /// A window with at least this many events is put in order by counting
 /// (a pass over `FINE` counters), a smaller one by sorting.
 const COUNTING_MIN: usize = 512;
@@ -308,6 +310,12 @@ impl EventQueue {
             hint,
             repeats: 0,
         });
+        // The lane's next entries go where entries left long ago: ask for
+        // those lines ahead, so writing them waits for nothing. (Past the
+        // end of the buffer this hints at unrelated memory, harmlessly.)
+        if let Some(b) = self.lane.back() {
+            crate::prefetch::hint_ptr((b as *const LaneItem).wrapping_add(LANE_WRITE_AHEAD));
+        }
     }
 
     /// The first occupied mid bucket at or after `from`.
