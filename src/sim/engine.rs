@@ -365,12 +365,7 @@ impl<'a> Engine<'a> {
     #[inline]
     fn prefetch(&self, taken: Event) {
         use crate::prefetch::hint;
-        self.queue.prefetch_fixed(LANE_AHEAD * 4);
-        if let Some((Event::Refresh { conn, .. }, slot, pos)) = self.queue.upcoming_fixed(LANE_AHEAD) {
-            hint(self.conn_hot.get(conn as usize));
-            self.dir.prefetch_record(UserSlot(slot));
-            self.dir.prefetch_list_entry(self.tag, pos);
-        }
+        self.prefetch_lane();
         if matches!(taken, Event::Refresh { .. }) {
             // (The buckets' next events are as far ahead as before.)
             return;
@@ -422,6 +417,19 @@ impl<'a> Engine<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The keep-alive lane's part of [`Engine::prefetch`]: for the entry
+    /// `LANE_AHEAD` from the front. Called whenever the front moves, so
+    /// that every entry is asked for once on its way to the front.
+    #[inline]
+    fn prefetch_lane(&self) {
+        self.queue.prefetch_fixed(LANE_AHEAD * 4);
+        if let Some((Event::Refresh { conn, .. }, slot, pos)) = self.queue.upcoming_fixed(LANE_AHEAD) {
+            crate::prefetch::hint(self.conn_hot.get(conn as usize));
+            self.dir.prefetch_record(UserSlot(slot));
+            self.dir.prefetch_list_entry(self.tag, pos);
         }
     }
 
@@ -560,6 +568,10 @@ impl<'a> Engine<'a> {
             return;
         }
         let k = self.queue.take_lane_copies();
+        if k > 0 {
+            // (The front moved without a take.)
+            self.prefetch_lane();
+        }
         self.summary.events += k as u64;
         self.summary.queue_takes += (k > 0) as u64;
         if live {
