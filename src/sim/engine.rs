@@ -370,11 +370,13 @@ impl<'a> Engine<'a> {
             // (The buckets' next events are as far ahead as before.)
             return;
         }
-        // Session events, in three stages as their state is a chain of
-        // lookups: four events ahead the user (and an ending session), two
-        // ahead the user's first connection and record, one ahead the
-        // connection after it (or what a new session will take).
-        let [next, second, _, fourth] = self.queue.upcoming_in_window::<4>();
+        // Session events, in stages as their state is a chain of lookups:
+        // four events ahead the user (and an ending session); for a start,
+        // two ahead the user's first connection, record and ring index
+        // entry, one ahead the ring point and what the new session will
+        // take; for an end, three, two and one ahead the user's first,
+        // second and third connection.
+        let [next, second, third, fourth] = self.queue.upcoming_in_window::<4>();
         if let Some(e) = fourth {
             match e {
                 Event::SessionEnd { session, user } => {
@@ -385,25 +387,37 @@ impl<'a> Engine<'a> {
                 _ => {}
             }
         }
-        if let Some(e @ (Event::SessionEnd { user, .. } | Event::SessionStart { user, .. })) = second
-            && let Some(rt) = self.users.get(user as usize)
-        {
-            hint(self.conns.items.get(rt.conns as usize));
-            hint(self.conn_hot.get(rt.conns as usize));
-            self.dir.prefetch_record(rt.slot);
-            if matches!(e, Event::SessionStart { .. }) {
-                self.dir.prefetch_ring_index(self.tag, rt.hash);
+        // A session's end walks its user's connections (up to three, one
+        // after another): one more each stage.
+        let conn_after = |user: u32, hops: usize| -> Option<u32> {
+            let mut c = self.users.get(user as usize)?.conns;
+            for _ in 0..hops {
+                c = self.conns.items.get(c as usize)?.next;
             }
+            Some(c)
+        };
+        let hint_conn = |c: Option<u32>| {
+            if let Some(c) = c {
+                hint(self.conns.items.get(c as usize));
+                hint(self.conn_hot.get(c as usize));
+            }
+        };
+        if let Some(Event::SessionEnd { user, .. }) = third {
+            hint_conn(conn_after(user, 0));
         }
-        match next {
-            Some(Event::SessionEnd { user, .. }) => {
-                if let Some(rt) = self.users.get(user as usize)
-                    && let Some(c) = self.conns.items.get(rt.conns as usize)
-                {
-                    hint(self.conns.items.get(c.next as usize));
-                    hint(self.conn_hot.get(c.next as usize));
+        match second {
+            Some(Event::SessionEnd { user, .. }) => hint_conn(conn_after(user, 1)),
+            Some(Event::SessionStart { user, .. }) => {
+                if let Some(rt) = self.users.get(user as usize) {
+                    hint_conn(Some(rt.conns));
+                    self.dir.prefetch_record(rt.slot);
+                    self.dir.prefetch_ring_index(self.tag, rt.hash);
                 }
             }
+            _ => {}
+        }
+        match next {
+            Some(Event::SessionEnd { user, .. }) => hint_conn(conn_after(user, 2)),
             Some(Event::SessionStart { user, .. }) => {
                 if let Some(rt) = self.users.get(user as usize) {
                     self.dir.prefetch_placement(rt.slot);
