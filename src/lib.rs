@@ -17,3 +17,5 @@ pub mod scenario;
 pub mod shell;
 pub mod sim;
 pub mod strategy;
+#[cfg(test)]
+mod testutil;

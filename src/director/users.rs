@@ -339,13 +339,7 @@ mod tests {
         let t = TagId(0);
         let slots: Vec<UserSlot> = (0..300).map(|h| r.intern(t, h)).collect();
         let mut model: Vec<UserSlot> = Vec::new();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::testutil::xorshift(0x2545_f491_4f6c_dd1d);
         // An "iterator" at a live entry: its slot in the model.
         let mut iter_slot: Option<UserSlot> = None;
         let mut iter_pos = NIL;

@@ -705,13 +705,7 @@ mod tests {
         // spread: the same order as sorting by (time, sequence).
         let mut q = EventQueue::default();
         let mut want = Vec::new();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::testutil::xorshift(0x2545_f491_4f6c_dd1d);
         let n = 4 * COUNTING_MIN as u32;
         for i in 0..n {
             // Three windows ahead of the first, 50 distinct times each.
@@ -747,13 +741,7 @@ mod tests {
     fn same_order_as_a_binary_heap() {
         let mut q = EventQueue::default();
         let mut m = Model::default();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::testutil::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut now = 0;
         for i in 0..200_000u32 {
             let r = rnd(100);
