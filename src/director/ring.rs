@@ -93,7 +93,7 @@ impl<H: Copy + PartialEq> Ring<H> {
         // bucket's first point). Without an exact hit that is where the
         // binary search ends; with one, it is the hit itself unless the
         // hash is shared.
-        let b = (h as u64 >> self.shift) as usize;
+        let b = self.bucket(h);
         let (from, to) = (self.index[b] as usize, self.index[b + 1] as usize);
         let i = from + self.points[from..to].partition_point(|p| p.hash < h);
         if i == n {
@@ -105,12 +105,17 @@ impl<H: Copy + PartialEq> Ring<H> {
         self.bsearch(h)
     }
 
+    /// The index bucket of hash `h`.
+    fn bucket(&self, h: u32) -> usize {
+        (h as u64 >> self.shift) as usize
+    }
+
     /// Prefetch hint for the index entry [`Ring::lookup`] of `h` reads
     /// first.
     #[inline]
     pub fn prefetch_index(&self, h: u32) {
         if !self.points.is_empty() {
-            crate::prefetch::hint(self.index.get((h as u64 >> self.shift) as usize));
+            crate::prefetch::hint(self.index.get(self.bucket(h)));
         }
     }
 
@@ -121,7 +126,7 @@ impl<H: Copy + PartialEq> Ring<H> {
         if self.points.is_empty() {
             return;
         }
-        let b = (h as u64 >> self.shift) as usize;
+        let b = self.bucket(h);
         if let (Some(&from), Some(&to)) = (self.index.get(b), self.index.get(b + 1)) {
             crate::prefetch::hint(self.points.get(from as usize));
             crate::prefetch::hint(self.points.get(to as usize));

@@ -283,7 +283,7 @@ impl<'a> Engine<'a> {
         let slots = self.users_slots();
         if self.strategy.is_some() {
             // (Only strategies look at every user's hash.)
-            self.users_hashes = slots.iter().map(|&s| self.dir.slot_hash(s)).collect();
+            self.users_hashes = self.users.iter().map(|u| u.hash).collect();
         }
         let initial_users = initial::place(self.scn, &mut self.dir, &slots)?;
         if self.strategy.is_some() && self.strategy_start_ms() > 0 {

@@ -272,44 +272,34 @@ impl EventQueue {
     /// [`EventQueue::upcoming_fixed`] (a joining copy's is dropped).
     pub fn push_fixed_hinted(&mut self, at: u64, event: Event, aux: u32, hint: u32) {
         let seq = self.seq;
-        match self.lane.back_mut() {
-            Some(b) if b.at > at => {
-                // Out of order (not how the engine uses it): insert in
-                // place, after every entry due no later.
-                let seq = self.count();
-                let i = self.lane.partition_point(|l| l.at <= at);
-                self.lane.insert(
-                    i,
-                    LaneItem {
-                        at,
-                        seq,
-                        ev: event,
-                        aux,
-                        hint,
-                        repeats: 0,
-                    },
-                );
-                return;
-            }
-            Some(b)
-                if b.at == at && b.seq == seq && b.ev == event && b.aux == aux && b.repeats < u32::MAX =>
-            {
-                b.repeats += 1;
-                self.len += 1;
-                self.peak = self.peak.max(self.len);
-                return;
-            }
-            _ => {}
+        if let Some(b) = self.lane.back_mut()
+            && b.at == at
+            && b.seq == seq
+            && b.ev == event
+            && b.aux == aux
+            && b.repeats < u32::MAX
+        {
+            b.repeats += 1;
+            self.len += 1;
+            self.peak = self.peak.max(self.len);
+            return;
         }
-        let seq = self.count();
-        self.lane.push_back(LaneItem {
+        let item = LaneItem {
             at,
-            seq,
+            seq: self.count(),
             ev: event,
             aux,
             hint,
             repeats: 0,
-        });
+        };
+        if self.lane.back().is_some_and(|b| b.at > at) {
+            // Out of order (not how the engine uses it): insert in place,
+            // after every entry due no later.
+            let i = self.lane.partition_point(|l| l.at <= at);
+            self.lane.insert(i, item);
+            return;
+        }
+        self.lane.push_back(item);
         // The lane's next entries go where entries left long ago: ask for
         // those lines ahead, so writing them waits for nothing. (Past the
         // end of the buffer this hints at unrelated memory, harmlessly.)
