@@ -107,6 +107,15 @@ impl List {
         crate::prefetch::hint(self.hosts.get(i as usize));
     }
 
+    /// Entry `i`'s slot if the entry exists and is live.
+    #[inline]
+    fn live_slot(&self, i: usize) -> Option<u32> {
+        self.hosts
+            .get(i)
+            .is_some_and(|&h| h != NO_HOST)
+            .then(|| self.slots[i])
+    }
+
     /// Entry `i`'s slot.
     pub fn slot(&self, i: u32) -> UserSlot {
         UserSlot(self.slots[i as usize])
@@ -191,9 +200,10 @@ impl Records {
     /// the entry is live).
     #[inline]
     pub fn prefetch_record_at(&self, tag: TagId, i: u32) {
-        if let Some(l) = self.lists.get(tag.0 as usize)
-            && l.hosts.get(i as usize).is_some_and(|&h| h != NO_HOST)
-            && let Some(&slot) = l.slots.get(i as usize)
+        if let Some(slot) = self
+            .lists
+            .get(tag.0 as usize)
+            .and_then(|l| l.live_slot(i as usize))
         {
             crate::prefetch::hint(self.recs.get(slot as usize));
         }
@@ -266,9 +276,8 @@ impl Records {
         for i in list.start as usize..list.hosts.len() {
             // Each live entry's record gets its new position: a write at
             // a random place, asked for ahead.
-            let j = i + COMPACT_AHEAD;
-            if list.hosts.get(j).is_some_and(|&h| h != NO_HOST) {
-                crate::prefetch::hint(self.recs.get(list.slots[j] as usize));
+            if let Some(ahead) = list.live_slot(i + COMPACT_AHEAD) {
+                crate::prefetch::hint(self.recs.get(ahead as usize));
             }
             let host = list.hosts[i];
             if host == NO_HOST {

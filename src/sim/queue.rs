@@ -271,12 +271,7 @@ impl EventQueue {
     /// [`EventQueue::push_fixed`], with a `hint` word kept for
     /// [`EventQueue::upcoming_fixed`] (a joining copy's is dropped).
     pub fn push_fixed_hinted(&mut self, at: u64, event: Event, aux: u32, hint: u32) {
-        let seq = self.seq;
-        if let Some(b) = self.lane.back_mut()
-            && b.at == at
-            && b.seq == seq
-            && b.ev == event
-            && b.aux == aux
+        if let Some(b) = self.joinable_back(at, event, aux)
             && b.repeats < u32::MAX
         {
             b.repeats += 1;
@@ -511,24 +506,32 @@ impl EventQueue {
         }
     }
 
+    /// The lane's last entry if `event`, due `at` with `aux`, would be a
+    /// copy of it: the same event, due at the same time, and nothing
+    /// scheduled since (it would take the very next sequence number).
+    #[inline]
+    fn joinable_back(&mut self, at: u64, event: Event, aux: u32) -> Option<&mut LaneItem> {
+        let seq = self.seq;
+        self.lane
+            .back_mut()
+            .filter(|b| b.at == at && b.seq == seq && b.ev == event && b.aux == aux)
+    }
+
     /// `k` times [`EventQueue::push_fixed`] of the same event.
     pub fn push_fixed_copies(&mut self, at: u64, event: Event, aux: u32, hint: u32, k: u32) {
         if k == 0 {
             return;
         }
         self.push_fixed_hinted(at, event, aux, hint);
-        let seq = self.seq;
-        match self.lane.back_mut() {
-            Some(b) if b.at == at && b.seq == seq && b.ev == event && b.aux == aux => {
-                match b.repeats.checked_add(k - 1) {
-                    Some(r) => {
-                        b.repeats = r;
-                        self.len += k as usize - 1;
-                        self.peak = self.peak.max(self.len);
-                    }
-                    None => (1..k).for_each(|_| self.push_fixed(at, event, aux)),
+        match self.joinable_back(at, event, aux) {
+            Some(b) => match b.repeats.checked_add(k - 1) {
+                Some(r) => {
+                    b.repeats = r;
+                    self.len += k as usize - 1;
+                    self.peak = self.peak.max(self.len);
                 }
-            }
+                None => (1..k).for_each(|_| self.push_fixed(at, event, aux)),
+            },
             _ => (1..k).for_each(|_| self.push_fixed(at, event, aux)),
         }
     }
